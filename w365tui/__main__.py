@@ -1,0 +1,3 @@
+from w365tui.cli import main
+
+raise SystemExit(main())

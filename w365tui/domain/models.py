@@ -1,0 +1,141 @@
+"""Work 365 entities as the app reasons about them.
+
+These are independent of the wire: the gateway maps Dataverse rows (whose column names and
+option-set integers come from schema discovery) onto them. Instances are immutable; a change
+is expressed as a plan, never by mutating a model.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from w365tui.domain.enums import (
+    BillableStatus,
+    BillingFrequency,
+    BillingPolicy,
+    LclEvent,
+    LclStatus,
+    ProviderType,
+    ProvisioningStatus,
+    RecordState,
+    SyncStatus,
+)
+
+#: Internal name of the legacy automatic TechData connector in Work 365.
+TECHDATA_INTERNAL_NAME = "Providers.TechDataCspProvider"
+
+
+class _Entity(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: UUID
+    etag: str | None = Field(default=None, description="Dataverse row version, W/\"n\"")
+
+
+class Provider(_Entity):
+    name: str
+    internal_name: str | None = None
+    type: ProviderType | None = None
+
+    def is_automatic_techdata(self, internal_name: str = TECHDATA_INTERNAL_NAME) -> bool:
+        """True for the automatic provider whose connector is ``internal_name``.
+
+        Identified by type and internal name, never by display name.
+        """
+        return self.type is ProviderType.AUTOMATIC and self.internal_name == internal_name
+
+
+class ProviderAccount(_Entity):
+    name: str
+    provider_specific_id: str | None = None
+    provider_id: UUID | None = None
+    account_id: UUID | None = None
+    sync_status: SyncStatus | None = None
+
+    @property
+    def is_mapped(self) -> bool:
+        return self.account_id is not None
+
+
+class Account(_Entity):
+    name: str
+    website: str | None = None
+    email: str | None = None
+    primary_contact_email: str | None = None
+    state: RecordState = RecordState.ACTIVE
+
+
+class BillingContract(_Entity):
+    name: str
+    customer_id: UUID | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    billing_frequency: BillingFrequency | None = None
+    billing_policy: BillingPolicy | None = None
+    currency: str | None = None
+    price_list: str | None = None
+    is_default: bool = False
+    state: RecordState = RecordState.ACTIVE
+
+
+class Subscription(_Entity):
+    name: str
+    friendly_name: str | None = None
+    customer_id: UUID | None = None
+    billing_contract_id: UUID | None = None
+    provider_id: UUID | None = None
+    provider_account_id: UUID | None = None
+    product_id: UUID | None = None
+    part_number: str | None = Field(default=None, description="provider part number; TechData SKU")
+    provider_subscription_id: str | None = None
+    quantity: int = 0
+    effective_start_date: date | None = None
+    sales_unit: str | None = None
+    selling_price: Decimal | None = None
+    cost_price: Decimal | None = None
+    currency: str | None = None
+    billable_status: BillableStatus | None = None
+    parent_subscription_id: UUID | None = None
+    state: RecordState = RecordState.ACTIVE
+
+    @property
+    def is_active(self) -> bool:
+        return self.state is RecordState.ACTIVE
+
+
+class LicenseChangeLog(_Entity):
+    name: str | None = None
+    subscription_id: UUID
+    account_id: UUID | None = None
+    event: LclEvent
+    quantity: int = Field(description="signed change in licences")
+    effective_date: date | None = None
+    provisioning_status: ProvisioningStatus | None = None
+    status: LclStatus = LclStatus.ACTIVE
+    invoice_id: UUID | None = None
+    selling_price: Decimal | None = None
+    cost_price: Decimal | None = None
+    currency: str | None = None
+
+    @property
+    def is_archived(self) -> bool:
+        return self.status is LclStatus.ARCHIVED
+
+
+class InvoiceRef(_Entity):
+    name: str | None = None
+    number: str | None = None
+    account_id: UUID | None = None
+    billing_contract_id: UUID | None = None
+
+
+def lcl_total(lcls: list[LicenseChangeLog] | tuple[LicenseChangeLog, ...]) -> int:
+    """Σ quantity of a subscription's LCLs, Active and Archived alike.
+
+    Work 365's invariant: this equals the subscription's quantity.
+    """
+    return sum(lcl.quantity for lcl in lcls)

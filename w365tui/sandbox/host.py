@@ -1,0 +1,80 @@
+"""Running a sandbox: open (and seed) its database, serve it on loopback, stop it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from w365tui.sandbox import seed as seeding
+from w365tui.sandbox.asgi import SandboxApp
+from w365tui.sandbox.faults import FaultInjector
+from w365tui.sandbox.server import LoopbackServer
+from w365tui.sandbox.store import Store
+
+
+def default_db_path() -> Path:
+    from w365tui.settings import data_dir
+
+    return data_dir() / "sandbox.sqlite3"
+
+
+def open_store(path: str | Path, *, seed: int = 1, scale: int | None = None) -> Store:
+    """Open the sandbox database at ``path``, seeding it first if it is new."""
+    store = Store(path)
+    if store.meta("seed") is None:
+        seeding.seed(store, seed=seed, scale=scale)
+    return store
+
+
+def reset(path: str | Path, *, seed: int = 1, scale: int | None = None) -> Store:
+    """Throw the database at ``path`` away and seed a new one."""
+    target = Path(path)
+    for suffix in ("", "-wal", "-shm"):
+        candidate = target.with_name(target.name + suffix)
+        if candidate.exists():
+            candidate.unlink()
+    return open_store(target, seed=seed, scale=scale)
+
+
+class Sandbox:
+    """The emulator served over loopback HTTP from a background thread."""
+
+    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0):
+        self.store = store
+        self.faults = FaultInjector()
+        self.app = SandboxApp(store, self.faults)
+        self.server = LoopbackServer(self.app, host, port)
+
+    @classmethod
+    def in_memory(cls, *, seed: int | None = 1, scale: int | None = None) -> Sandbox:
+        store = Store(":memory:")
+        if seed is not None:
+            seeding.seed(store, seed=seed, scale=scale)
+        return cls(store)
+
+    def start(self) -> Sandbox:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def dataverse_url(self) -> str:
+        return f"{self.url}/api/data/v9.2/"
+
+    @property
+    def ion_account_id(self) -> int:
+        return self.app.ion.account_id()
+
+    def new_ion_refresh_token(self) -> str:
+        return self.app.ion.mint_refresh_token(self.ion_account_id)

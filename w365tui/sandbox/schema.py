@@ -1,0 +1,509 @@
+"""The tables the sandbox's Dataverse publishes, with the metadata a real org would show.
+
+Column names, navigation property names and option-set integers here are the sandbox's own:
+real Work 365 environments differ, which is why the app discovers them from
+``EntityDefinitions`` rather than assuming these. Navigation property names deliberately differ
+in case from their columns, as custom lookups do in real orgs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+# Attribute types, named as Dataverse's AttributeTypeName values.
+UNIQUEIDENTIFIER = "UniqueidentifierType"
+STRING = "StringType"
+MEMO = "MemoType"
+INTEGER = "IntegerType"
+BIGINT = "BigIntType"
+DECIMAL = "DecimalType"
+MONEY = "MoneyType"
+DATETIME = "DateTimeType"
+BOOLEAN = "BooleanType"
+PICKLIST = "PicklistType"
+STATE = "StateType"
+STATUS = "StatusType"
+LOOKUP = "LookupType"
+
+_EDM = {
+    UNIQUEIDENTIFIER: "Edm.Guid",
+    STRING: "Edm.String",
+    MEMO: "Edm.String",
+    INTEGER: "Edm.Int32",
+    BIGINT: "Edm.Int64",
+    DECIMAL: "Edm.Decimal",
+    MONEY: "Edm.Decimal",
+    DATETIME: "Edm.DateTimeOffset",
+    BOOLEAN: "Edm.Boolean",
+    PICKLIST: "Edm.Int32",
+    STATE: "Edm.Int32",
+    STATUS: "Edm.Int32",
+    LOOKUP: "Edm.Guid",
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    value: int
+    label: str
+    state: int | None = None  # for status reasons: the state they belong to
+    default_status: int | None = None  # for states: their default status reason
+
+
+@dataclass(frozen=True)
+class Attribute:
+    logical_name: str
+    type: str
+    schema_name: str = ""
+    label: str = ""
+    max_length: int | None = None
+    options: tuple[Option, ...] = ()
+    option_set_name: str | None = None
+    target: str | None = None  # lookups: the referenced table
+    nav: str | None = None  # lookups: navigation property name (case-sensitive)
+    date_only: bool = False
+    read_only: bool = False
+    min_value: int | None = None
+    max_value: int | None = None
+
+    @property
+    def edm(self) -> str:
+        if self.type == DATETIME and self.date_only:
+            return "Edm.Date"
+        return _EDM[self.type]
+
+    @property
+    def is_lookup(self) -> bool:
+        return self.type == LOOKUP
+
+    @property
+    def is_string(self) -> bool:
+        return self.type in (STRING, MEMO)
+
+    @property
+    def is_option(self) -> bool:
+        return self.type in (PICKLIST, STATE, STATUS)
+
+    @property
+    def web_name(self) -> str:
+        """The name the Web API uses: ``_x_value`` for lookups, the logical name otherwise."""
+        return f"_{self.logical_name}_value" if self.is_lookup else self.logical_name
+
+    def option(self, value: int) -> Option | None:
+        return next((o for o in self.options if o.value == value), None)
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A one-to-many navigation property: rows of ``entity`` whose ``lookup`` points here."""
+
+    name: str
+    entity: str
+    lookup: str
+    schema_name: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    logical_name: str
+    entity_set: str
+    primary_id: str
+    primary_name: str
+    attributes: tuple[Attribute, ...]
+    display_name: str = ""
+    object_type_code: int = 10000
+    collections: tuple[Collection, ...] = field(default=())
+
+    @cached_property
+    def by_name(self) -> dict[str, Attribute]:
+        return {a.logical_name: a for a in self.attributes}
+
+    @cached_property
+    def by_web_name(self) -> dict[str, Attribute]:
+        return {a.web_name: a for a in self.attributes}
+
+    @cached_property
+    def by_nav(self) -> dict[str, Attribute]:
+        return {a.nav: a for a in self.attributes if a.nav}
+
+    @cached_property
+    def collections_by_name(self) -> dict[str, Collection]:
+        return {c.name: c for c in self.collections}
+
+    @property
+    def has_state(self) -> bool:
+        return "statecode" in self.by_name
+
+    def state_options(self) -> tuple[Option, ...]:
+        return self.by_name["statecode"].options
+
+    def status_options(self) -> tuple[Option, ...]:
+        return self.by_name["statuscode"].options
+
+
+def _guid(name: str, **kw) -> Attribute:
+    return Attribute(name, UNIQUEIDENTIFIER, read_only=False, **kw)
+
+
+def _str(name: str, length: int = 100, **kw) -> Attribute:
+    return Attribute(name, STRING, max_length=length, **kw)
+
+
+def _lookup(name: str, target: str, nav: str, **kw) -> Attribute:
+    return Attribute(name, LOOKUP, target=target, nav=nav, **kw)
+
+
+def _pick(name: str, set_name: str, options: list[tuple[int, str]], **kw) -> Attribute:
+    return Attribute(
+        name,
+        PICKLIST,
+        option_set_name=set_name,
+        options=tuple(Option(v, label) for v, label in options),
+        **kw,
+    )
+
+
+def _states(
+    entity: str, states: list[tuple[int, str, int]], statuses: list[tuple[int, str, int]]
+) -> tuple[Attribute, Attribute]:
+    return (
+        Attribute(
+            "statecode",
+            STATE,
+            option_set_name=f"{entity}_statecode",
+            options=tuple(Option(v, label, default_status=d) for v, label, d in states),
+        ),
+        Attribute(
+            "statuscode",
+            STATUS,
+            option_set_name=f"{entity}_statuscode",
+            options=tuple(Option(v, label, state=s) for v, label, s in statuses),
+        ),
+    )
+
+
+def _system() -> tuple[Attribute, ...]:
+    return (
+        Attribute("createdon", DATETIME, read_only=True),
+        Attribute("modifiedon", DATETIME, read_only=True),
+        Attribute("versionnumber", BIGINT, read_only=True),
+    )
+
+
+_ACTIVE_INACTIVE = ([(0, "Active", 1), (1, "Inactive", 2)], [(1, "Active", 0), (2, "Inactive", 1)])
+
+# Option-set integers chosen so that nothing can get away with assuming them.
+PROVIDER_TYPES = [
+    (412410000, "Automatic"),
+    (412410001, "Manual"),
+    (412410002, "Do Nothing"),
+    (412410003, "Linked Subscription"),
+    (412410004, "Rest"),
+]
+LCL_EVENTS = [
+    (635170000, "Create"),
+    (635170001, "Update"),
+    (635170002, "Activate"),
+    (635170003, "Deactivate"),
+    (635170004, "Pause"),
+    (635170005, "Resume"),
+    (635170006, "Audit"),
+]
+PROVISIONING_STATUSES = [
+    (757320000, "Awaiting Provisioning"),
+    (757320001, "Provisioned"),
+    (757320002, "Failed Provisioning"),
+    (757320003, "Not Applicable"),
+]
+LCL_STATUS_ACTIVE = 1
+LCL_STATUS_ARCHIVED = 921950001
+SUBSCRIPTION_STATUS_ACTIVE = 1
+SUBSCRIPTION_STATUS_SUSPENDED = 2
+BILLING_FREQUENCIES = [
+    (283550000, "Monthly"),
+    (283550001, "Quarterly"),
+    (283550002, "Annual"),
+    (283550003, "Triennial"),
+]
+BILLING_POLICIES = [(283560000, "Advance"), (283560001, "Arrears")]
+BILLABLE_STATUSES = [(283570000, "Billable"), (283570001, "Non-Billable")]
+SYNC_STATUSES = [(283580000, "Enabled"), (283580001, "Disabled")]
+
+
+def _entities() -> tuple[Entity, ...]:
+    ai_states, ai_statuses = _ACTIVE_INACTIVE
+    return (
+        Entity(
+            "account",
+            "accounts",
+            "accountid",
+            "name",
+            (
+                _guid("accountid"),
+                _str("name", 160),
+                _str("accountnumber", 20),
+                _str("websiteurl", 200),
+                _str("emailaddress1", 100),
+                _str("telephone1", 50),
+                _str("address1_city", 80),
+                _str("address1_country", 80),
+                _lookup("primarycontactid", "contact", "primarycontactid"),
+                *_states("account", ai_states, ai_statuses),
+                *_system(),
+            ),
+            display_name="Account",
+            object_type_code=1,
+            collections=(
+                Collection("Account_Tasks", "task", "regardingobjectid", "Account_Tasks"),
+                Collection("contact_customer_accounts", "contact", "parentcustomerid", "contact_customer_accounts"),
+                Collection("work365_account_provideraccounts", "work365_provideraccount", "work365_account", "work365_Account_ProviderAccounts"),
+                Collection("work365_account_billingcontracts", "work365_billingcontract", "work365_customer", "work365_Account_BillingContracts"),
+                Collection("work365_account_subscriptions", "work365_subscription", "work365_subscription_customer", "work365_Account_Subscriptions"),
+            ),
+        ),
+        Entity(
+            "contact",
+            "contacts",
+            "contactid",
+            "fullname",
+            (
+                _guid("contactid"),
+                _str("fullname", 160),
+                _str("firstname", 50),
+                _str("lastname", 50),
+                _str("emailaddress1", 100),
+                _lookup("parentcustomerid", "account", "parentcustomerid_account"),
+                *_states("contact", ai_states, ai_statuses),
+                *_system(),
+            ),
+            display_name="Contact",
+            object_type_code=2,
+        ),
+        Entity(
+            "task",
+            "tasks",
+            "activityid",
+            "subject",
+            (
+                _guid("activityid"),
+                _str("subject", 200),
+                Attribute("description", MEMO, max_length=2000),
+                _lookup("regardingobjectid", "account", "regardingobjectid_account_task"),
+                *_states("task", [(0, "Open", 3), (1, "Completed", 5), (2, "Canceled", 6)],
+                         [(2, "Not Started", 0), (3, "In Progress", 0), (4, "Waiting on someone else", 0),
+                          (7, "Deferred", 0), (5, "Completed", 1), (6, "Canceled", 2)]),
+                *_system(),
+            ),
+            display_name="Task",
+            object_type_code=4212,
+        ),
+        Entity(
+            "transactioncurrency",
+            "transactioncurrencies",
+            "transactioncurrencyid",
+            "currencyname",
+            (
+                _guid("transactioncurrencyid"),
+                _str("currencyname", 100),
+                _str("isocurrencycode", 5),
+                _str("currencysymbol", 10),
+                *_states("transactioncurrency", ai_states, ai_statuses),
+                *_system(),
+            ),
+            display_name="Currency",
+            object_type_code=9105,
+        ),
+        Entity(
+            "pricelevel",
+            "pricelevels",
+            "pricelevelid",
+            "name",
+            (
+                _guid("pricelevelid"),
+                _str("name", 100),
+                _lookup("transactioncurrencyid", "transactioncurrency", "transactioncurrencyid"),
+                *_states("pricelevel", ai_states, ai_statuses),
+                *_system(),
+            ),
+            display_name="Price List",
+            object_type_code=1022,
+        ),
+        Entity(
+            "product",
+            "products",
+            "productid",
+            "name",
+            (
+                _guid("productid"),
+                _str("name", 100),
+                _str("productnumber", 100),
+                _str("description", 500),
+                *_states("product", ai_states, ai_statuses),
+                *_system(),
+            ),
+            display_name="Product",
+            object_type_code=1024,
+        ),
+        Entity(
+            "work365_provider",
+            "work365_providers",
+            "work365_providerid",
+            "work365_name",
+            (
+                _guid("work365_providerid"),
+                _str("work365_name", 100),
+                _str("work365_internalname", 200),
+                _pick("work365_providertype", "work365_providertype", PROVIDER_TYPES),
+                *_states("work365_provider", ai_states, ai_statuses),
+                *_system(),
+            ),
+            display_name="Provider",
+            object_type_code=10410,
+            collections=(
+                Collection("work365_provider_provideraccounts", "work365_provideraccount", "work365_provider", "work365_Provider_ProviderAccounts"),
+            ),
+        ),
+        Entity(
+            "work365_provideraccount",
+            "work365_provideraccounts",
+            "work365_provideraccountid",
+            "work365_provideraccount_name",
+            (
+                _guid("work365_provideraccountid"),
+                _str("work365_provideraccount_name", 200),
+                _str("work365_providerspecificaccountid", 100),
+                _lookup("work365_provider", "work365_provider", "work365_Provider"),
+                _lookup("work365_account", "account", "work365_Account"),
+                _pick("work365_syncstatus", "work365_syncstatus", SYNC_STATUSES),
+                *_states("work365_provideraccount", ai_states, ai_statuses),
+                *_system(),
+            ),
+            display_name="Provider Account",
+            object_type_code=10411,
+        ),
+        Entity(
+            "work365_billingcontract",
+            "work365_billingcontracts",
+            "work365_billingcontractid",
+            "work365_name",
+            (
+                _guid("work365_billingcontractid"),
+                _str("work365_name", 200),
+                _lookup("work365_customer", "account", "work365_Customer"),
+                Attribute("work365_startdate", DATETIME, date_only=True),
+                Attribute("work365_enddate", DATETIME, date_only=True),
+                _pick("work365_billingfrequency", "work365_billingfrequency", BILLING_FREQUENCIES),
+                _pick("work365_billingpolicy", "work365_billingpolicy", BILLING_POLICIES),
+                _lookup("transactioncurrencyid", "transactioncurrency", "transactioncurrencyid"),
+                _lookup("work365_pricelist", "pricelevel", "work365_PriceList"),
+                Attribute("work365_isdefault", BOOLEAN),
+                *_states("work365_billingcontract", ai_states, ai_statuses),
+                *_system(),
+            ),
+            display_name="Billing Contract",
+            object_type_code=10412,
+            collections=(
+                Collection("work365_billingcontract_subscriptions", "work365_subscription", "work365_billingcontract", "work365_BillingContract_Subscriptions"),
+            ),
+        ),
+        Entity(
+            "work365_subscription",
+            "work365_subscriptions",
+            "work365_subscriptionid",
+            "work365_subscriptionname",
+            (
+                _guid("work365_subscriptionid"),
+                _str("work365_subscriptionname", 200),
+                _str("work365_friendlyname", 200),
+                _lookup("work365_subscription_customer", "account", "work365_Subscription_Customer"),
+                _lookup("work365_billingcontract", "work365_billingcontract", "work365_BillingContract"),
+                _lookup("work365_provider", "work365_provider", "work365_Provider"),
+                _lookup("work365_provideraccount", "work365_provideraccount", "work365_ProviderAccount"),
+                _lookup("work365_product", "product", "work365_Product"),
+                _lookup("work365_parentsubscription", "work365_subscription", "work365_ParentSubscription"),
+                _str("work365_providerpartnumber", 100),
+                _str("work365_providersubscriptionid", 100),
+                Attribute("work365_quantity", INTEGER, min_value=-2147483648, max_value=2147483647),
+                Attribute("work365_effectivestartdate", DATETIME, date_only=True),
+                _str("work365_salesunit", 50),
+                Attribute("work365_sellingprice", MONEY),
+                Attribute("work365_costprice", MONEY),
+                _lookup("transactioncurrencyid", "transactioncurrency", "transactioncurrencyid"),
+                _pick("work365_billablestatus", "work365_billablestatus", BILLABLE_STATUSES),
+                *_states(
+                    "work365_subscription",
+                    [(0, "Active", SUBSCRIPTION_STATUS_ACTIVE), (1, "Inactive", SUBSCRIPTION_STATUS_SUSPENDED)],
+                    [(SUBSCRIPTION_STATUS_ACTIVE, "Active", 0), (SUBSCRIPTION_STATUS_SUSPENDED, "Suspended", 1)],
+                ),
+                *_system(),
+            ),
+            display_name="Subscription",
+            object_type_code=10413,
+            collections=(
+                Collection("work365_subscription_licensechangelogs", "work365_licensechangelog", "work365_subscription", "work365_Subscription_LicenseChangeLogs"),
+            ),
+        ),
+        Entity(
+            "work365_licensechangelog",
+            "work365_licensechangelogs",
+            "work365_licensechangelogid",
+            "work365_name",
+            (
+                _guid("work365_licensechangelogid"),
+                _str("work365_name", 200),
+                _lookup("work365_subscription", "work365_subscription", "work365_Subscription"),
+                _lookup("work365_account", "account", "work365_Account"),
+                _pick("work365_event", "work365_lclevent", LCL_EVENTS),
+                Attribute("work365_quantity", INTEGER, min_value=-2147483648, max_value=2147483647),
+                Attribute("work365_effectivedate", DATETIME, date_only=True),
+                _pick("work365_provisioningstatus", "work365_provisioningstatus", PROVISIONING_STATUSES),
+                _lookup("work365_invoice", "invoice", "work365_Invoice"),
+                Attribute("work365_sellingprice", MONEY),
+                Attribute("work365_costprice", MONEY),
+                _lookup("transactioncurrencyid", "transactioncurrency", "transactioncurrencyid"),
+                *_states(
+                    "work365_licensechangelog",
+                    [(0, "Active", LCL_STATUS_ACTIVE), (1, "Inactive", LCL_STATUS_ARCHIVED)],
+                    [(LCL_STATUS_ACTIVE, "Active", 0), (LCL_STATUS_ARCHIVED, "Archived", 1)],
+                ),
+                *_system(),
+            ),
+            display_name="License Change Log",
+            object_type_code=10414,
+        ),
+        Entity(
+            "invoice",
+            "invoices",
+            "invoiceid",
+            "name",
+            (
+                _guid("invoiceid"),
+                _str("name", 300),
+                _str("invoicenumber", 100),
+                _lookup("customerid", "account", "customerid_account"),
+                _lookup("work365_invoice_billingcontract", "work365_billingcontract", "work365_Invoice_BillingContract"),
+                Attribute("totalamount", MONEY),
+                _lookup("transactioncurrencyid", "transactioncurrency", "transactioncurrencyid"),
+                *_states("invoice", [(0, "Active", 1), (1, "Closed", 2), (2, "Paid", 100001), (3, "Canceled", 100003)],
+                         [(1, "New", 0), (2, "Partially Shipped", 1), (100001, "Complete", 2), (100003, "Canceled", 3)]),
+                *_system(),
+            ),
+            display_name="Invoice",
+            object_type_code=1090,
+        ),
+    )
+
+
+ENTITIES: tuple[Entity, ...] = _entities()
+BY_LOGICAL: dict[str, Entity] = {e.logical_name: e for e in ENTITIES}
+BY_SET: dict[str, Entity] = {e.entity_set: e for e in ENTITIES}
+
+
+def option_value(entity: str, attribute: str, label: str) -> int:
+    """The sandbox's integer for an option label (used by the seed and tests)."""
+    attr = BY_LOGICAL[entity].by_name[attribute]
+    for option in attr.options:
+        if option.label == label:
+            return option.value
+    raise KeyError(f"{entity}.{attribute} has no option {label!r}")

@@ -1,0 +1,262 @@
+"""SQLite storage behind the sandbox: one table per emulated Dataverse table, plus Ion's tables.
+
+Rows are plain dicts keyed by logical name. Every write takes a new row version from one
+counter, which is what the Web API exposes as the ETag. All access goes through one
+connection guarded by a lock; the sandbox's HTTP server runs in its own thread, so the app's
+event loop never waits on this.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from w365tui.sandbox.schema import (
+    BIGINT,
+    BOOLEAN,
+    DECIMAL,
+    ENTITIES,
+    INTEGER,
+    MONEY,
+    PICKLIST,
+    STATE,
+    STATUS,
+    Entity,
+)
+
+_SQL_TYPES = {
+    INTEGER: "INTEGER",
+    BIGINT: "INTEGER",
+    BOOLEAN: "INTEGER",
+    PICKLIST: "INTEGER",
+    STATE: "INTEGER",
+    STATUS: "INTEGER",
+    DECIMAL: "REAL",
+    MONEY: "REAL",
+}
+
+ION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ion_customer (
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    organization TEXT, contact_name TEXT, email TEXT, phone TEXT,
+    street TEXT, city TEXT, state TEXT, zip TEXT, country TEXT,
+    status TEXT NOT NULL, create_time TEXT, update_time TEXT
+);
+CREATE TABLE IF NOT EXISTS ion_cloud_profile (
+    customer_id INTEGER NOT NULL, position INTEGER NOT NULL,
+    provider_id TEXT, display_name TEXT, short_name TEXT, enabled INTEGER,
+    tenant_id TEXT, domain TEXT,
+    PRIMARY KEY (customer_id, position)
+);
+CREATE TABLE IF NOT EXISTS ion_subscription (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL,
+    subscription_id TEXT, name TEXT, total_licenses TEXT, status TEXT,
+    product_id TEXT, product_display_name TEXT, sku_id TEXT, sku_display_name TEXT,
+    plan_id TEXT, offer_id TEXT, mfg_part_number TEXT, billing_cycle TEXT, billing_term TEXT,
+    start_date TEXT, end_date TEXT, renewal_date TEXT, auto_renew INTEGER,
+    price REAL, cost REAL, currency TEXT, last_updated TEXT
+);
+CREATE INDEX IF NOT EXISTS ion_subscription_customer ON ion_subscription (customer_id, id);
+CREATE TABLE IF NOT EXISTS ion_refresh_token (
+    token TEXT PRIMARY KEY, account_id INTEGER NOT NULL, issued_at REAL NOT NULL,
+    expires_at REAL NOT NULL, used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS ion_access_token (
+    token TEXT PRIMARY KEY, account_id INTEGER NOT NULL, expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sandbox_meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def fold(value: Any) -> Any:
+    """Case-insensitive form of a string, as Dataverse compares strings."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value).casefold()
+    return value
+
+
+def _contains(haystack: Any, needle: Any) -> int | None:
+    if haystack is None or needle is None:
+        return None
+    return int(fold(needle) in fold(haystack))
+
+
+def _startswith(haystack: Any, needle: Any) -> int | None:
+    if haystack is None or needle is None:
+        return None
+    return int(fold(haystack).startswith(fold(needle)))
+
+
+def _endswith(haystack: Any, needle: Any) -> int | None:
+    if haystack is None or needle is None:
+        return None
+    return int(fold(haystack).endswith(fold(needle)))
+
+
+def _collate_ci(left: str, right: str) -> int:
+    a, b = fold(left), fold(right)
+    return (a > b) - (a < b)
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def table_ddl(entity: Entity) -> list[str]:
+    columns = []
+    for attr in entity.attributes:
+        sql_type = _SQL_TYPES.get(attr.type, "TEXT")
+        suffix = " PRIMARY KEY" if attr.logical_name == entity.primary_id else ""
+        columns.append(f'"{attr.logical_name}" {sql_type}{suffix}')
+    statements = [f'CREATE TABLE IF NOT EXISTS "{entity.logical_name}" ({", ".join(columns)})']
+    for attr in entity.attributes:
+        if attr.is_lookup or attr.logical_name == entity.primary_name:
+            statements.append(
+                f'CREATE INDEX IF NOT EXISTS "{entity.logical_name}__{attr.logical_name}" '
+                f'ON "{entity.logical_name}" ("{attr.logical_name}")'
+            )
+    return statements
+
+
+class Store:
+    """The sandbox's database. Safe to share between threads; one writer at a time."""
+
+    def __init__(self, path: str | Path = ":memory:"):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.create_function("dv_contains", 2, _contains, deterministic=True)
+        self.conn.create_function("dv_startswith", 2, _startswith, deterministic=True)
+        self.conn.create_function("dv_endswith", 2, _endswith, deterministic=True)
+        self.conn.create_function("dv_fold", 1, fold, deterministic=True)
+        self.conn.create_collation("dv_ci", _collate_ci)
+        if self.path != ":memory:":
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.lock = threading.RLock()
+        self._depth = 0
+        self.create_schema()
+
+    # -- schema -----------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        with self.lock:
+            for entity in ENTITIES:
+                for statement in table_ddl(entity):
+                    self.conn.execute(statement)
+            self.conn.executescript(ION_SCHEMA)
+            self.conn.execute(
+                "INSERT OR IGNORE INTO sandbox_meta (key, value) VALUES ('version', '0')"
+            )
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    # -- transactions -----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """An atomic unit: a transaction, or a savepoint inside one. Rolls back on error."""
+        with self.lock:
+            name = f"sp{self._depth}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                self.conn.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
+
+    # -- meta -------------------------------------------------------------------------------
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM sandbox_meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.lock:
+            self.conn.execute(
+                "INSERT INTO sandbox_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def next_version(self) -> int:
+        with self.lock:
+            row = self.conn.execute(
+                "UPDATE sandbox_meta SET value = CAST(value AS INTEGER) + 1 "
+                "WHERE key = 'version' RETURNING value"
+            ).fetchone()
+            return int(row[0])
+
+    # -- rows -------------------------------------------------------------------------------
+    def get(self, entity: Entity, row_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            f'SELECT * FROM "{entity.logical_name}" WHERE "{entity.primary_id}" = ?', (row_id,)
+        ).fetchone()
+        return dict(row) if row else None
+
+    def insert(self, entity: Entity, values: Mapping[str, Any], *, now: str | None = None) -> dict[str, Any]:
+        row = dict(values)
+        stamp = now or utcnow()
+        row.setdefault("createdon", stamp)
+        row["modifiedon"] = row.get("modifiedon") or stamp
+        row["versionnumber"] = self.next_version()
+        names = ", ".join(f'"{k}"' for k in row)
+        marks = ", ".join("?" for _ in row)
+        with self.lock:
+            self.conn.execute(
+                f'INSERT INTO "{entity.logical_name}" ({names}) VALUES ({marks})', tuple(row.values())
+            )
+        return row
+
+    def update(self, entity: Entity, row_id: str, changes: Mapping[str, Any]) -> int:
+        values = dict(changes)
+        values["modifiedon"] = utcnow()
+        values["versionnumber"] = self.next_version()
+        assignments = ", ".join(f'"{k}" = ?' for k in values)
+        with self.lock:
+            self.conn.execute(
+                f'UPDATE "{entity.logical_name}" SET {assignments} WHERE "{entity.primary_id}" = ?',
+                (*values.values(), row_id),
+            )
+        return values["versionnumber"]
+
+    def delete(self, entity: Entity, row_id: str) -> None:
+        with self.lock:
+            self.conn.execute(
+                f'DELETE FROM "{entity.logical_name}" WHERE "{entity.primary_id}" = ?', (row_id,)
+            )
+
+    def count(self, table: str) -> int:
+        return int(self.conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
+
+    # -- inspection -------------------------------------------------------------------------
+    def canonical_dump(self) -> str:
+        """Every table's rows in primary-key order, as text: equal databases dump equally."""
+        lines: list[str] = []
+        with self.lock:
+            tables = [
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                )
+            ]
+            for table in tables:
+                lines.append(f"## {table}")
+                for row in self.conn.execute(f'SELECT * FROM "{table}" ORDER BY 1, 2'):
+                    lines.append(repr(tuple(row)))
+        return "\n".join(lines)

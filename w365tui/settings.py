@@ -1,0 +1,260 @@
+"""The settings file: one TOML file of profiles, validated with pydantic.
+
+The file lives in the platformdirs user config directory (``w365tui config path`` prints it);
+``W365TUI_CONFIG`` points elsewhere. With no file, the app runs the ``sandbox`` profile.
+No secret is ever stored here: tokens live in the token store, client secrets in the
+environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import platformdirs
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    model_validator,
+)
+
+APP_NAME = "w365tui"
+CONFIG_ENV = "W365TUI_CONFIG"
+SANDBOX_PROFILE = "sandbox"
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_WORDS = ("secret", "password", "token", "apikey", "api_key", "credential")
+
+
+class SettingsError(Exception):
+    """The settings file cannot be used. ``str()`` is one line naming file, line and key."""
+
+    def __init__(self, path: Path, message: str, *, key: str | None = None, line: int | None = None):
+        self.path = path
+        self.key = key
+        self.line = line
+        self.message = message
+        where = str(path) if line is None else f"{path}:{line}"
+        what = f"{key}: {message}" if key else message
+        super().__init__(f"{where}: {what}")
+
+
+def config_path() -> Path:
+    """Where the settings file is read from."""
+    override = os.environ.get(CONFIG_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def state_dir() -> Path:
+    return Path(platformdirs.user_state_dir(APP_NAME))
+
+
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def _identifier(value: str) -> str:
+    if not _IDENTIFIER.match(value):
+        raise ValueError(f"{value!r} is not a Dataverse logical name (letters, digits, _)")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SchemaOverrides(_Strict):
+    """Overrides for what schema discovery finds; real Work 365 environments differ.
+
+    ``entities`` maps a role (``provider``, ``provideraccount``, ``subscription``,
+    ``licensechangelog``, …) to a table's logical name; ``columns`` maps role → field → column
+    logical name; ``navigation`` role → field → navigation property name (case-sensitive);
+    ``options`` option-set name → meaning → integer value.
+    """
+
+    entities: dict[str, Identifier] = {}
+    columns: dict[str, dict[str, Identifier]] = {}
+    navigation: dict[str, dict[str, Identifier]] = {}
+    options: dict[str, dict[str, int]] = {}
+
+
+class StreamOneSettings(_Strict):
+    account_id: int = Field(gt=0, description="the reseller's Ion account id")
+    base_url: HttpUrl = HttpUrl("https://ion.tdsynnex.com")
+    cloud_profile_short_name: str = Field(default="Microsoft", min_length=1)
+
+
+class Profile(_Strict):
+    """A place the app works against: the sandbox or a real Work 365 + StreamOne pair."""
+
+    kind: Literal["sandbox", "dataverse"] = "dataverse"
+    read_only: bool = False
+    # Dataverse / Entra
+    dataverse_url: HttpUrl | None = None
+    tenant_id: UUID | None = None
+    client_id: UUID | None = None
+    auth: Literal["device_code", "client_credentials"] = "device_code"
+    streamone: StreamOneSettings | None = None
+    schema_map: SchemaOverrides = Field(default_factory=SchemaOverrides, alias="schema")
+    # Sandbox
+    sandbox_url: HttpUrl | None = Field(
+        default=None, description="use a sandbox started with `w365tui sandbox serve`"
+    )
+    sandbox_db: Path | None = None
+    seed: int = 1
+    scale: int | None = Field(default=None, gt=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Profile:
+        if self.kind == "dataverse":
+            missing = [
+                name
+                for name in ("dataverse_url", "tenant_id", "client_id", "streamone")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"a dataverse profile needs {', '.join(missing)}")
+        return self
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.kind == "sandbox"
+
+
+class Settings(_Strict):
+    default_profile: str = SANDBOX_PROFILE
+    profiles: dict[str, Profile] = {}
+    keys: dict[str, str] = Field(default_factory=dict, description="binding id → keys")
+    theme: str | None = None
+
+    @model_validator(mode="after")
+    def _default_exists(self) -> Settings:
+        if self.default_profile != SANDBOX_PROFILE and self.default_profile not in self.profiles:
+            raise ValueError(f"default_profile {self.default_profile!r} is not a profile in this file")
+        return self
+
+    def profile(self, name: str | None = None) -> tuple[str, Profile]:
+        """The named profile (or the default). ``sandbox`` exists even when not written."""
+        name = name or self.default_profile
+        if name in self.profiles:
+            return name, self.profiles[name]
+        if name == SANDBOX_PROFILE:
+            return name, Profile(kind="sandbox")
+        known = ", ".join(sorted({SANDBOX_PROFILE, *self.profiles})) or SANDBOX_PROFILE
+        raise KeyError(f"no profile named {name!r} (known: {known})")
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read and validate the settings file; a missing file means the sandbox defaults.
+
+    Raises :class:`SettingsError` with the file, line and key of the first problem.
+    """
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(path, f"cannot read the settings file: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _toml_error_line(str(exc))
+        raise SettingsError(path, f"not valid TOML: {exc}", line=line) from None
+    secret = _find_secret_key(raw)
+    if secret:
+        raise SettingsError(
+            path,
+            "secrets are never stored in the settings file; sign in with `w365tui login` "
+            "or pass a client secret in the environment",
+            key=".".join(secret),
+            line=_locate(text, secret),
+        )
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(str(part) for part in error["loc"])
+        message = _describe(error)
+        raise SettingsError(path, message, key=".".join(loc) or None, line=_locate(text, loc)) from None
+
+
+def _describe(error: Any) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown setting"
+    if kind == "missing":
+        return "required setting is missing"
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ")
+
+
+def _find_secret_key(raw: dict[str, Any], prefix: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    for key, value in raw.items():
+        path = (*prefix, key)
+        lowered = key.lower()
+        if any(word in lowered for word in _SECRET_WORDS) and prefix[-1:] != ("keys",):
+            return path
+        if isinstance(value, dict):
+            found = _find_secret_key(value, path)
+            if found:
+                return found
+    return None
+
+
+def _toml_error_line(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _split_key(text: str) -> tuple[str, ...]:
+    """Split a TOML dotted key (bare or quoted parts) into its parts."""
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([A-Za-z0-9_-]+)', text)
+    return tuple(next(p for p in groups if p) if any(groups) else "" for groups in parts)
+
+
+def _locate(text: str, loc: tuple[str, ...]) -> int | None:
+    """The line of ``loc`` (a key path) in a TOML document, as well as a lexer-free scan can.
+
+    Returns the line of the key itself, else of the deepest table header that contains it.
+    """
+    if not loc:
+        return None
+    table: tuple[str, ...] = ()
+    best: tuple[int, int] | None = None  # (depth matched, line)
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        header = re.match(r"^\[\[?\s*(.+?)\s*\]\]?\s*(#.*)?$", stripped)
+        if header:
+            table = _split_key(header.group(1))
+            if loc[: len(table)] == table and (best is None or len(table) > best[0]):
+                best = (len(table), number)
+            continue
+        assignment = re.match(r"^((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.\- ])+?)\s*=", stripped)
+        if assignment:
+            full = table + _split_key(assignment.group(1))
+            depth = len(full)
+            if full == loc[:depth] and (best is None or depth > best[0]):
+                best = (depth, number)
+    return best[1] if best else None
