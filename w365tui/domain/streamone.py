@@ -67,14 +67,14 @@ class Customer(_IonModel):
     @field_validator("name")
     @classmethod
     def _name_has_id(cls, value: str) -> str:
-        if not value.rstrip("/").rsplit("/", 1)[-1]:
-            raise ValueError("customer name has no id segment")
+        if not value.rsplit("/", 1)[-1].strip():
+            raise ValueError(f"customer name {value!r} does not end with a customer id")
         return value
 
     @property
     def id(self) -> str:
         """``accounts/123/customers/306870`` → ``306870``."""
-        return self.name.rstrip("/").rsplit("/", 1)[-1]
+        return self.name.rsplit("/", 1)[-1].strip()
 
     @property
     def display_name(self) -> str:

@@ -1,0 +1,45 @@
+"""Shared fixtures. Tests never read the developer's own settings or data: every user
+directory points into a temporary folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from w365tui.sandbox.host import Sandbox
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("W365TUI_CONFIG", str(home / "config" / "config.toml"))
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A freshly seeded demo book, served over real loopback HTTP on a free port."""
+    with Sandbox.in_memory(seed=1) as running:
+        yield running
+    running.store.close()
+
+
+@pytest.fixture
+def dv(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    """An httpx client on the sandbox's Dataverse Web API, with the headers the API expects."""
+    headers = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
+    with httpx.Client(base_url=sandbox.dataverse_url, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def ion(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox.url, timeout=30) as client:
+        yield client

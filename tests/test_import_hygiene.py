@@ -1,0 +1,47 @@
+"""The data layers never import Textual: the CLI, the sandbox and reports must work without it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+MODULES = [
+    "w365tui.domain",
+    "w365tui.domain.models",
+    "w365tui.domain.streamone",
+    "w365tui.settings",
+    "w365tui.cli",
+    "w365tui.sandbox",
+    "w365tui.sandbox.host",
+    "w365tui.sandbox.asgi",
+    "w365tui.sandbox.dataverse",
+    "w365tui.sandbox.batch",
+    "w365tui.sandbox.metadata",
+    "w365tui.sandbox.ion",
+    "w365tui.sandbox.seed",
+    "w365tui.sandbox.server",
+    "w365tui.clients",
+    "w365tui.work365",
+    "w365tui.work365.preview",
+]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_imports_without_textual(module: str) -> None:
+    code = (
+        "import importlib, sys\n"
+        f"importlib.import_module({module!r})\n"
+        "leaked = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(','.join(leaked))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "", f"{module} imported {result.stdout.strip()}"
+
+
+def test_the_check_itself_sees_textual() -> None:
+    """Guard against a check that cannot fail: importing the UI does pull Textual in."""
+    code = "import sys, w365tui.ui.app; print('textual' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "True"

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from w365tui.settings import SettingsError, config_path, load_settings
+
+VALID = """\
+default_profile = "prod"
+
+[profiles.prod]
+dataverse_url = "https://contoso.crm.dynamics.com"
+tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+client_id = "51f81489-12ee-4a9e-aaae-a2591f45987d"
+auth = "device_code"
+read_only = true
+
+[profiles.prod.streamone]
+account_id = 12345
+
+[profiles.prod.schema.entities]
+licensechangelog = "w365_lcl"
+
+[profiles.prod.schema.options.lcl_status]
+archived = 100000001
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_no_file_means_the_sandbox_profile(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "missing.toml")
+    name, profile = settings.profile()
+    assert name == "sandbox"
+    assert profile.is_sandbox
+
+
+def test_config_path_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("W365TUI_CONFIG", str(tmp_path / "elsewhere.toml"))
+    assert config_path() == tmp_path / "elsewhere.toml"
+    monkeypatch.delenv("W365TUI_CONFIG")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert config_path() == tmp_path / "xdg" / "w365tui" / "config.toml"
+
+
+def test_a_valid_file_loads_profiles_and_schema_overrides(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, VALID))
+    name, profile = settings.profile()
+    assert name == "prod"
+    assert profile.read_only is True
+    assert profile.streamone is not None and profile.streamone.account_id == 12345
+    assert profile.streamone.cloud_profile_short_name == "Microsoft"
+    assert profile.schema_map.entities == {"licensechangelog": "w365_lcl"}
+    assert profile.schema_map.options["lcl_status"]["archived"] == 100000001
+    assert settings.profile("sandbox")[1].is_sandbox
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "fragment"),
+    [
+        (VALID.replace('"72f988bf-86f1-41af-91ab-2d7cd011db47"', '"not-a-guid"'), 5,
+         "profiles.prod.tenant_id", "UUID"),
+        (VALID.replace("account_id = 12345", "account_id = -4"), 11,
+         "profiles.prod.streamone.account_id", "greater than 0"),
+        (VALID.replace("read_only = true", "read_only = true\ncolour = 'red'"), 9,
+         "profiles.prod.colour", "unknown setting"),
+        (VALID.replace('auth = "device_code"', 'auth = "password"'), 7, "profiles.prod.auth", "device_code"),
+        (VALID.replace('licensechangelog = "w365_lcl"', 'licensechangelog = "w365 lcl; drop"'), 14,
+         "profiles.prod.schema.entities.licensechangelog", "logical name"),
+        ('default_profile = "nope"\n', None, None, "not a profile"),
+        ("[profiles.x]\nkind = \"dataverse\"\n", 1, "profiles.x", "needs dataverse_url"),
+    ],
+)
+def test_invalid_files_name_the_file_line_and_key(tmp_path: Path, text: str, line: int | None,
+                                                  key: str | None, fragment: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    error = caught.value
+    assert error.path == path
+    assert error.line == line
+    assert error.key == key
+    assert fragment in str(error)
+    assert str(error).startswith(f"{path}:{line}:" if line else f"{path}:")
+
+
+def test_broken_toml_gives_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, 'default_profile = "sandbox"\n[profiles.prod\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    assert caught.value.line == 2
+    assert "not valid TOML" in str(caught.value)
+
+
+def test_secrets_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("read_only = true", 'read_only = true\nclient_secret = "hunter2"'))
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    assert caught.value.key == "profiles.prod.client_secret"
+    assert caught.value.line == 9
+    assert "hunter2" not in str(caught.value)
+
+
+def test_cli_reports_a_broken_file_in_one_line_without_a_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("account_id = 12345", 'account_id = "many"'))
+    result = subprocess.run(
+        [sys.executable, "-m", "w365tui", "config", "check"],
+        capture_output=True, text=True, env={"W365TUI_CONFIG": str(path), "PATH": ""},
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"{path}:11: profiles.prod.streamone.account_id:" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_prints_the_config_path(tmp_path: Path) -> None:
+    target = tmp_path / "c.toml"
+    result = subprocess.run([sys.executable, "-m", "w365tui", "config", "path"], capture_output=True, text=True,
+                            env={"W365TUI_CONFIG": str(target), "PATH": ""}, check=True)
+    assert result.stdout.strip() == str(target)

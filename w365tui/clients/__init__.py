@@ -1,0 +1,1 @@
+"""The shared API clients (async httpx), free of Textual."""
