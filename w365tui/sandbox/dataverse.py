@@ -729,11 +729,6 @@ class DataverseService:
         if "statecode" in values and not any(o.value == state for o in states):
             accepted = ",".join(str(o.value) for o in states)
             raise DataverseError(400, CODE_VALIDATION, f"A validation error occurred. The value {state} of 'statecode' on record of type '{entity.logical_name}' is outside the valid range. Accepted Values: {accepted}")
-        if current is not None and "statecode" not in values and "statuscode" in values:
-            owner = next((o.state for o in statuses if o.value == values["statuscode"]), None)
-            if owner is not None:
-                state = owner
-                values["statecode"] = state
         if "statuscode" in values and values["statuscode"] is not None:
             status = values["statuscode"]
         elif current is None or values.get("statecode", current["statecode"]) != current["statecode"]:
