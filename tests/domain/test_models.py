@@ -5,7 +5,14 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from w365tui.domain import LclEvent, LicenseChangeLog, Provider, ProviderAccount, ProviderType, ProvisioningStatus
+from w365tui.domain import (
+    LclEvent,
+    LicenseChangeLog,
+    Provider,
+    ProviderAccount,
+    ProviderType,
+    ProvisioningStatus,
+)
 from w365tui.domain.models import lcl_total
 
 SUB = uuid.uuid4()

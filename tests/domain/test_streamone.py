@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from w365tui.domain.streamone import Customer, CustomerCloudProfiles, IonSubscription, SubscriptionsPage
+from w365tui.domain.streamone import (
+    Customer,
+    CustomerCloudProfiles,
+    IonSubscription,
+    SubscriptionsPage,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

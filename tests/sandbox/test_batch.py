@@ -163,7 +163,7 @@ def test_documented_batch_without_changeset(dv: httpx.Client, account: str) -> N
     assert re.fullmatch(r"multipart/mixed; boundary=batchresponse_[0-9a-f-]{36}", response.headers["Content-Type"])
     parts = parse(response)
     assert [p[0] for p in parts] == [204, 204, 204, 200]
-    for status, headers, body, _ in parts[:3]:
+    for _status, headers, body, _ in parts[:3]:
         assert headers["OData-Version"] == "4.0"
         assert re.fullmatch(r"http://.+/api/data/v9\.2/tasks\([0-9a-f-]{36}\)", headers["OData-EntityId"])
         assert headers["Location"] == headers["OData-EntityId"]

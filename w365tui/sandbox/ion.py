@@ -35,17 +35,18 @@ def _token_error(message: str) -> IonError:
     return IonError(400, "invalid_grant", message)
 
 
-def _cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"c:{last_id}".encode()).decode().rstrip("=")
+def _cursor(last_id: int, size: int) -> str:
+    return base64.urlsafe_b64encode(f"c:{last_id}:{size}".encode()).decode().rstrip("=")
 
 
-def _uncursor(token: str) -> int:
+def _uncursor(token: str) -> tuple[int, int]:
+    """(last id seen, page size) from a page token; the size carries over to the next page."""
     try:
         raw = base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()).decode()
-        prefix, _, value = raw.partition(":")
-        if prefix != "c":
+        prefix, last, size = raw.split(":")
+        if prefix != "c" or int(size) < 1:
             raise ValueError
-        return int(value)
+        return int(last), int(size)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise IonError(400, "INVALID_ARGUMENT", "pageToken is not valid") from None
 
@@ -191,12 +192,11 @@ class IonService:
         size_text, token = params.get("pageSize"), params.get("pageToken")
         if not size_text and not token:
             raise IonError(400, "INVALID_ARGUMENT", "either pageSize or pageToken must be provided")
-        size = 100
+        after, size = _uncursor(token) if token else (-1, 100)
         if size_text:
             if not size_text.isdigit() or int(size_text) < 1:
                 raise IonError(400, "INVALID_ARGUMENT", f"pageSize must be a positive integer, not {size_text!r}")
             size = min(int(size_text), MAX_PAGE_SIZE)
-        after = _uncursor(token) if token else -1
         rows = self.store.conn.execute(
             "SELECT * FROM ion_customer WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?",
             (account, after, size + 1),
@@ -207,7 +207,7 @@ class IonService:
             200,
             {
                 "customers": [self._customer_json(r) for r in rows],
-                "nextPageToken": _cursor(rows[-1]["id"]) if more and rows else "",
+                "nextPageToken": _cursor(rows[-1]["id"], size) if more and rows else "",
             },
         )
 

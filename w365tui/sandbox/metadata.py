@@ -11,8 +11,8 @@ import re
 import uuid
 from typing import Any
 
-from w365tui.sandbox.errors import DataverseError, bad_request
 from w365tui.sandbox.errors import CODE_RESOURCE_NOT_FOUND as _NOT_FOUND
+from w365tui.sandbox.errors import DataverseError, bad_request
 from w365tui.sandbox.odata_query import split_top_level
 from w365tui.sandbox.schema import (
     BY_LOGICAL,

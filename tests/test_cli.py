@@ -1,0 +1,80 @@
+"""The command line: sandbox reset and serve, run as a newcomer would run them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "w365tui", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_sandbox_reset_builds_a_database(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite3"
+    result = run("sandbox", "reset", "--db", str(db), "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert db.exists()
+    assert "seed 3" in result.stdout
+    scaled = run("sandbox", "reset", "--db", str(db), "--scale", "50")
+    assert scaled.returncode == 0
+    assert run("sandbox", "reset", "--scale", "0").returncode == 2
+
+
+def test_sandbox_reset_defaults_to_the_user_data_directory(tmp_path: Path) -> None:
+    result = run("sandbox", "reset", env={"XDG_DATA_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "w365tui" / "sandbox.sqlite3").exists()
+
+
+def test_sandbox_serve_answers_over_http(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "w365tui", "sandbox", "serve", "--port", str(port), "--db", str(tmp_path / "s.sqlite3")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert health.json()["ok"] is True
+        who = httpx.get(f"http://127.0.0.1:{port}/api/data/v9.2/WhoAmI", timeout=5)
+        assert who.status_code == 200 and "UserId" in who.json()
+        # a second server on the same port fails in one line
+        clash = run("sandbox", "serve", "--port", str(port), "--db", str(tmp_path / "other.sqlite3"))
+        assert clash.returncode == 1
+        assert clash.stderr.startswith(f"w365tui: cannot serve on 127.0.0.1:{port}")
+        assert "Traceback" not in clash.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_real_profile_is_refused_for_now_with_a_clear_message(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('default_profile = "prod"\n[profiles.prod]\ndataverse_url = "https://x.crm.dynamics.com"\n'
+                      'tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'
+                      'client_id = "51f81489-12ee-4a9e-aaae-a2591f45987d"\n[profiles.prod.streamone]\naccount_id = 1\n')
+    result = run(env={"W365TUI_CONFIG": str(config)})
+    assert result.returncode == 2
+    assert "sandbox" in result.stderr and "Traceback" not in result.stderr
+    unknown = run("--profile", "nope", env={"W365TUI_CONFIG": str(config)})
+    assert unknown.returncode == 2 and "no profile named 'nope'" in unknown.stderr
