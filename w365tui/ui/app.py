@@ -46,7 +46,10 @@ class W365App(App[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Provider account", "Customer id", "Provider", "CRM account")
+        table.add_column("Provider account", width=34)
+        table.add_column("Customer id", width=11)
+        table.add_column("Provider", width=12)
+        table.add_column("CRM account", width=30)
         self.load()
 
     def _start_sandbox(self) -> str:
@@ -88,7 +91,7 @@ class W365App(App[None]):
             )
         unmapped = sum(1 for r in rows if r.account is None)
         self.query_one("#status", Static).update(
-            f"{len(rows)} provider accounts, {unmapped} unmapped · SANDBOX · more panes arrive with the next releases"
+            f"{len(rows)} provider accounts, {unmapped} unmapped · SANDBOX"
         )
 
     def action_reload(self) -> None:
