@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, field_validator
+from pydantic import AliasGenerator, BaseModel, BeforeValidator, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -41,6 +41,14 @@ def _parse_count(value: Any) -> int | None:
         except ValueError:
             raise ValueError(f"expected a whole number, got {value!r}") from None
     raise ValueError(f"expected a whole number, got {type(value).__name__}")
+
+
+def _id_text(value: Any) -> Any:
+    """Ion ids are strings, though some payloads send them as numbers."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+IdText = Annotated[str, BeforeValidator(_id_text)]
 
 
 class Address(_IonModel):
@@ -95,28 +103,18 @@ class CustomersPage(_IonModel):
 
 
 class CloudProfile(_IonModel):
-    provider_id: str | None = None
+    provider_id: IdText | None = None
     display_name: str | None = None
     short_name: str | None = None
     enabled: bool | None = None
     customer_tenant_id: str | None = None
     customer_domain: str | None = None
 
-    @field_validator("provider_id", mode="before")
-    @classmethod
-    def _provider_id_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
 
 class CustomerCloudProfiles(_IonModel):
-    customer_id: str | None = None
+    customer_id: IdText | None = None
     customer_organization: str | None = None
     customer_cloud_profiles: list[CloudProfile] = []
-
-    @field_validator("customer_id", mode="before")
-    @classmethod
-    def _customer_id_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     def profile(self, short_name: str) -> CloudProfile | None:
         """The profile whose short name is ``short_name`` (case-insensitive), if any."""
@@ -137,8 +135,8 @@ class ProductInfo(_IonModel):
 
 
 class IonSubscription(_IonModel):
-    id: str
-    customer_id: str | None = None
+    id: IdText
+    customer_id: IdText | None = None
     subscription_id: str | None = None
     subscription_name: str | None = None
     subscription_total_licenses: int | None = None
@@ -161,11 +159,6 @@ class IonSubscription(_IonModel):
     @classmethod
     def _licences(cls, value: Any) -> int | None:
         return _parse_count(value)
-
-    @field_validator("id", "customer_id", mode="before")
-    @classmethod
-    def _ids_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @property
     def quantity(self) -> int:

@@ -149,7 +149,7 @@ def parse_batch(body: bytes, content_type: str | None) -> list[Part]:
     return parts
 
 
-def _relative(service: DataverseService, url: str, content_ids: dict[str, str]) -> tuple[str, str]:
+def _relative(url: str, content_ids: dict[str, str]) -> tuple[str, str]:
     from w365tui.sandbox.dataverse import API_PREFIX
 
     text = url
@@ -189,7 +189,7 @@ def handle_batch(service: DataverseService, request: Request) -> Response:
     status = 200
 
     def run(operation: Operation, content_ids: dict[str, str]) -> Response:
-        relative, query = _relative(service, operation.url, content_ids)
+        relative, query = _relative(operation.url, content_ids)
         inner = Request(
             method=operation.method,
             path=API_PREFIX + relative,

@@ -201,13 +201,12 @@ class DataverseService:
                     "BusinessUnitId": BUSINESS_UNIT_ID,
                     "UserId": USER_ID,
                     "OrganizationId": ORGANIZATION_ID,
-                },
-                prefer,
+                }
             )
         if relative.startswith("EntityDefinitions"):
             self._require(request, "GET")
             payload = metadata.answer(relative, request.query_pairs(), self.base(request))
-            return self._ok(payload, prefer)
+            return self._ok(payload)
         match = _ROUTE.match(relative)
         if not match or match.group("set") not in BY_SET:
             segment = relative.split("(")[0].split("/")[0] or relative
@@ -262,7 +261,7 @@ class DataverseService:
             raise bad_request(f"Unrecognized 'Edm.Guid' literal '{key}' in the key of '{entity.entity_set}'.")
         return match.group(1).lower()
 
-    def _ok(self, payload: Any, prefer: Prefer, status: int = 200, extra: list[tuple[str, str]] | None = None) -> Response:
+    def _ok(self, payload: Any, extra: list[tuple[str, str]] | None = None, status: int = 200) -> Response:
         headers = _json_headers(*(extra or []))
         return json_response(status, payload, headers, content_type=JSON_TYPE)
 
@@ -338,7 +337,7 @@ class DataverseService:
             applied.append(f'odata.include-annotations="{prefer.annotations}"')
         if applied:
             extra.append(("Preference-Applied", ",".join(applied)))
-        return self._ok(payload, prefer, extra=extra)
+        return self._ok(payload, extra=extra)
 
     def _query_hash(self, entity: Entity, request: Request, parent: tuple[str, str] | None) -> str:
         pairs = sorted((k, v) for k, v in request.query_pairs() if k != "$skiptoken")
@@ -398,7 +397,7 @@ class DataverseService:
         top = parse_top(options["$top"]) if "$top" in options else None
         if top is not None:
             value = value[:top]
-        return self._ok({"@odata.context": f"{self.base(request)}$metadata#{entity.entity_set}", "value": value}, prefer)
+        return self._ok({"@odata.context": f"{self.base(request)}$metadata#{entity.entity_set}", "value": value})
 
     def retrieve(self, request: Request, entity: Entity, row_id: str, prefer: Prefer) -> Response:
         options = self._options(request)
@@ -416,7 +415,7 @@ class DataverseService:
             "@odata.context": f"{self.base(request)}$metadata#{entity.entity_set}{self._context_columns(select, expand)}/$entity",
             **self.serialize_many(entity, [row], select, expand, prefer)[0],
         }
-        return self._ok(payload, prefer, extra=[("ETag", etag_of(row))])
+        return self._ok(payload, extra=[("ETag", etag_of(row))])
 
     def navigate(self, request: Request, entity: Entity, row_id: str, nav: str, ref: str | None,
                  prefer: Prefer, content_ids: dict[str, str]) -> Response:
@@ -442,7 +441,7 @@ class DataverseService:
                 if row[lookup.logical_name] is None:
                     raise DataverseError(404, CODE_RESOURCE_NOT_FOUND, "No entity is associated through this property.")
                 return self._ok({"@odata.context": f"{self.base(request)}$metadata#$ref",
-                                 "@odata.id": f"{self.base(request)}{target.entity_set}({row[lookup.logical_name]})"}, prefer)
+                                 "@odata.id": f"{self.base(request)}{target.entity_set}({row[lookup.logical_name]})"})
             if request.method == "DELETE":
                 self._check_etag(entity, row, request, row_id)
                 self.store.update(entity, row_id, {lookup.logical_name: None})

@@ -16,7 +16,7 @@ from typing import Any
 
 import h11
 
-from w365tui.sandbox.wire import DropConnection
+from w365tui.sandbox.wire import REASONS, DropConnection
 
 MAX_HEADER = 64 * 1024
 
@@ -116,7 +116,8 @@ class LoopbackServer:
                 except DropConnection:
                     writer.transport.abort()
                     return
-                writer.write(conn.send(h11.Response(status_code=status, headers=headers)))
+                writer.write(conn.send(h11.Response(status_code=status, headers=headers,
+                                                    reason=REASONS.get(status, "").encode())))
                 if payload:
                     writer.write(conn.send(h11.Data(data=payload)))
                 writer.write(conn.send(h11.EndOfMessage()))
