@@ -80,6 +80,9 @@ class SandboxApp:
                 return self._fault_response(request, fault)
             if fault.kind == "drop_before":
                 raise DropConnection(request.path)
+            if fault.kind == "malformed":
+                return Response(200, [("Content-Type", "application/json"), ("OData-Version", "4.0")],
+                                b'{"value": [{"name": "trunc')
         response = self.dispatch(request)
         if any(f.kind == "drop_after" for f in faults):
             raise DropConnection(request.path)

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("status", "drop_before", "drop_after", "latency")
+KINDS = ("status", "drop_before", "drop_after", "latency", "malformed")
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Fault:
     ``drop_before``: close the connection before the request runs (nothing is written).
     ``drop_after``: run and commit the request, then close the connection without answering.
     ``latency``: wait ``delay`` seconds before running the request.
+    ``malformed``: answer 200 with a truncated JSON body, without running the request.
     """
 
     kind: str

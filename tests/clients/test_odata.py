@@ -1,0 +1,201 @@
+"""The Dataverse client: query building, paging, batches and metadata, against the sandbox."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from w365tui.clients.odata import (
+    DataverseClient,
+    Expand,
+    Operation,
+    Query,
+    chunk_operations,
+    contains,
+    decode_batch_response,
+    encode_batch,
+    eq,
+    identifier,
+    literal,
+    lookup_value,
+)
+from w365tui.sandbox.host import Sandbox
+from w365tui.sandbox.schema import BY_LOGICAL
+from w365tui.sandbox.store import fold
+
+pytestmark = pytest.mark.anyio
+
+
+def test_literals_escape_quotes_and_keep_guids_bare() -> None:
+    assert literal("O'Brien") == "'O''Brien'"
+    assert literal("x') or (1 eq 1") == "'x'') or (1 eq 1'"
+    assert literal(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
+    assert literal(None) == "null" and literal(True) == "true" and literal(3) == "3"
+    assert literal(1.5) == "1.5"
+    with pytest.raises(TypeError):
+        literal(object())
+
+
+@pytest.mark.parametrize("bad", ["name eq 'x'", "name)", "", "1abc", "na-me", "name/x", "name;drop"])
+def test_identifiers_are_validated(bad: str) -> None:
+    with pytest.raises(ValueError):
+        identifier(bad)
+    with pytest.raises(ValueError):
+        Query("accounts", select=[bad]).params()
+
+
+def test_query_params() -> None:
+    params = Query(
+        "work365_subscriptions",
+        select=["work365_subscriptionname"],
+        filter=eq(lookup_value("work365_billingcontract"), uuid.UUID(int=5)) & ~contains("work365_subscriptionname", "a'b"),
+        orderby=["work365_subscriptionname desc"],
+        top=10,
+        expand=[Expand("work365_subscription_licensechangelogs", select=["work365_quantity"])],
+        count=True,
+    ).params()
+    assert params == {
+        "$select": "work365_subscriptionname",
+        "$filter": "(_work365_billingcontract_value eq 00000000-0000-0000-0000-000000000005) and "
+                   "(not (contains(work365_subscriptionname,'a''b')))",
+        "$orderby": "work365_subscriptionname desc",
+        "$top": "10",
+        "$expand": "work365_subscription_licensechangelogs($select=work365_quantity)",
+        "$count": "true",
+    }
+
+
+NAMES = st.text(st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=40)
+
+
+@pytest.fixture(scope="module")
+def shared_sandbox():
+    with Sandbox.in_memory(seed=None) as running:
+        yield running
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(NAMES, min_size=1, max_size=6), probe=NAMES, pick=st.booleans())
+def test_a_name_filter_matches_exactly_the_rows_with_that_name(shared_sandbox: Sandbox, names: list[str],
+                                                              probe: str, pick: bool) -> None:
+    """For any text s, ``name eq s`` finds exactly the rows named s (compared as Dataverse compares
+    strings, without regard to case) — quotes, parentheses, ``or 1 eq 1`` and unicode included."""
+    import asyncio
+
+    store = shared_sandbox.store
+    task = BY_LOGICAL["task"]
+    target = names[0] if pick else probe
+    store.conn.execute("DELETE FROM task")
+    ids = {}
+    for name in names + ["x' or 1 eq 1 or subject eq 'x", "(", "'"]:
+        row = store.insert(task, {"activityid": str(uuid.uuid4()), "subject": name, "statecode": 0, "statuscode": 2})
+        ids[row["activityid"]] = name
+
+    async def query() -> set[str]:
+        async with DataverseClient(shared_sandbox.dataverse_url) as dv:
+            rows = await dv.rows(Query("tasks", select=["subject"], filter=eq("subject", target)))
+        return {r["activityid"] for r in rows}
+
+    found = asyncio.run(query())
+    assert found == {i for i, name in ids.items() if fold(name) == fold(target)}
+
+
+async def test_pages_follow_next_link(sandbox: Sandbox) -> None:
+    async with DataverseClient(sandbox.dataverse_url) as dv:
+        pages = [page async for page in dv.pages(Query("work365_licensechangelogs", select=["work365_name"], count=True),
+                                                 page_size=7)]
+    ids = [r["work365_licensechangelogid"] for p in pages for r in p.rows]
+    assert len(ids) == len(set(ids)) == sandbox.store.count("work365_licensechangelog")
+    assert all(len(p.rows) <= 7 for p in pages)
+    assert pages[0].count == len(ids)
+
+
+async def test_2500_operations_become_three_changesets_that_all_succeed(sandbox: Sandbox) -> None:
+    before = sandbox.store.count("account")
+    operations = [Operation("POST", "accounts", {"name": f"Bulk {i}"}) for i in range(2500)]
+    seen = []
+    async with DataverseClient(sandbox.dataverse_url) as dv:
+        outcomes = await dv.apply_changesets(operations, on_outcome=seen.append)
+    assert [(o.state, len(o.operations), len(o.results)) for o in outcomes] == [
+        ("committed", 1000, 1000), ("committed", 1000, 1000), ("committed", 500, 500)]
+    assert seen == outcomes
+    assert all(r.status == 204 for o in outcomes for r in o.results)
+    assert sandbox.store.count("account") == before + 2500
+
+
+async def test_a_failing_changeset_stops_the_rest_and_leaves_no_trace(sandbox: Sandbox) -> None:
+    before = sandbox.store.count("account")
+    operations = [Operation("POST", "accounts", {"name": f"Good {i}"}) for i in range(4)]
+    operations.insert(5, Operation("POST", "accounts", {"bogus": True}))
+    operations += [Operation("POST", "accounts", {"name": "Later"}) for _ in range(3)]
+    async with DataverseClient(sandbox.dataverse_url) as dv:
+        outcomes = await dv.apply_changesets(operations, size=3)
+    assert [o.state for o in outcomes] == ["committed", "failed", "not_sent"]
+    assert "0x80048d19" in (outcomes[1].error or "")
+    assert sandbox.store.count("account") == before + 3
+
+
+async def test_a_changeset_whose_answer_is_lost_is_not_resent(sandbox: Sandbox) -> None:
+    sandbox.faults.add("drop_after", path=r"\$batch$", times=1)
+    operations = [Operation("POST", "accounts", {"name": "Sent once"}) for _ in range(2)]
+    async with DataverseClient(sandbox.dataverse_url) as dv:
+        outcomes = await dv.apply_changesets(operations)
+    assert [o.state for o in outcomes] == ["unknown"]
+    written = sandbox.store.conn.execute("SELECT COUNT(*) FROM account WHERE name = 'Sent once'").fetchone()[0]
+    assert written == 2  # committed once by the service, never sent again
+
+
+async def test_content_id_references_work_within_a_changeset(sandbox: Sandbox) -> None:
+    operations = [
+        Operation("POST", "accounts", {"name": "Parent"}, content_id="1"),
+        Operation("POST", "contacts", {"fullname": "Child", "parentcustomerid_account@odata.bind": "$1"}, content_id="2"),
+        Operation("PATCH", "$1", {"primarycontactid@odata.bind": "$2"}, content_id="3"),
+    ]
+    async with DataverseClient(sandbox.dataverse_url) as dv:
+        (outcome,) = await dv.apply_changesets(operations)
+        assert outcome.state == "committed"
+        account_id = outcome.results[0].header("OData-EntityId").rsplit("(", 1)[1].rstrip(")")
+        account = await dv.get("accounts", account_id, ["_primarycontactid_value"])
+    assert account["_primarycontactid_value"] == outcome.results[1].header("OData-EntityId").rsplit("(", 1)[1].rstrip(")")
+
+
+def test_chunking_refuses_a_reference_split_from_its_declaration() -> None:
+    operations = [Operation("POST", "accounts", {"name": "a"}, content_id="1"),
+                  Operation("PATCH", "$1", {"name": "b"}, content_id="2")]
+    assert len(chunk_operations(operations, 2)) == 1
+    with pytest.raises(ValueError, match=r"\$1"):
+        chunk_operations(operations, 1)
+
+
+def test_batch_encoding_round_trips_through_the_parser() -> None:
+    content_type, body = encode_batch([Operation("GET", "WhoAmI"), [Operation("POST", "accounts", {"name": "x"})]],
+                                      "http://h/api/data/v9.2/", boundary="batch_t")
+    assert content_type == "multipart/mixed; boundary=batch_t"
+    text = body.decode()
+    assert text.endswith("--batch_t--\r\n") and "\r\n" in text
+    assert "POST http://h/api/data/v9.2/accounts HTTP/1.1" in text
+    response = ("--r\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"a\": 1}\r\n"
+                "--r\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n"
+                "--c\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\n"
+                "HTTP/1.1 204 No Content\r\nOData-EntityId: http://h/accounts(1)\r\n\r\n\r\n--c--\r\n--r--\r\n")
+    single, changeset = decode_batch_response("multipart/mixed; boundary=r", response.encode())
+    assert single.status == 200 and single.json() == {"a": 1}
+    assert [(r.status, r.content_id, r.header("odata-entityid")) for r in changeset] == [(204, "1", "http://h/accounts(1)")]
+    with pytest.raises(ValueError):
+        decode_batch_response("multipart/mixed; boundary=r", b"--r\r\nno end")
+
+
+async def test_metadata_reader(sandbox: Sandbox) -> None:
+    async with DataverseClient(sandbox.dataverse_url) as dv:
+        meta = await dv.entity_metadata("work365_subscription")
+    assert meta.entity_set == "work365_subscriptions"
+    assert meta.navigation["work365_billingcontract"] == "work365_BillingContract"
+    assert meta.targets["work365_provider"] == ["work365_provider"]
+    assert meta.attributes["work365_quantity"] == "Integer"
+    assert meta.options["statuscode"] == {1: "Active", 2: "Suspended"}
+    assert meta.status_state == {1: 0, 2: 1}
+    assert meta.collections[("work365_licensechangelog", "work365_subscription")] == "work365_subscription_licensechangelogs"
