@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from w365tui.sandbox.dataverse import API_PREFIX, DataverseService
+from w365tui.sandbox.entra import EntraService, is_entra_path
 from w365tui.sandbox.errors import (
     CODE_THROTTLED,
     CODE_UNAVAILABLE,
@@ -31,6 +32,7 @@ class SandboxApp:
         self.faults = faults or FaultInjector()
         self.dataverse = DataverseService(store)
         self.ion = IonService(store, clock)
+        self.entra = EntraService(clock)
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -96,6 +98,8 @@ class SandboxApp:
                 return self.ion.handle(request)
             if request.path.startswith("/_sandbox/"):
                 return self.control(request)
+            if is_entra_path(request.path):
+                return self.entra.handle(request)
             return json_response(404, {"error": {"code": "NotFound", "message": f"Nothing is served at {request.path}"}})
         except Exception as exc:  # a sandbox bug must still answer in the service's shape
             message = f"The sandbox failed on this request: {type(exc).__name__}: {exc}"
@@ -144,6 +148,15 @@ class SandboxApp:
                 except (ValueError, TypeError) as exc:
                     return json_response(400, {"error": {"code": "BadFault", "message": str(exc)}})
                 return json_response(201, fault.describe())
+        if path == "/_sandbox/entra/approve" and request.method == "POST":
+            try:
+                spec = json.loads(request.body or b"{}")
+                approved = self.entra.approve(str(spec["user_code"]), deny=bool(spec.get("deny")))
+            except (ValueError, TypeError, KeyError):
+                return json_response(400, {"error": {"code": "BadRequest", "message": "send {\"user_code\": …}"}})
+            if not approved:
+                return json_response(404, {"error": {"code": "NotFound", "message": "no pending sign-in has that code"}})
+            return Response(204)
         if path == "/_sandbox/ion/refresh-token" and request.method == "POST":
             account = self.ion.account_id()
             return json_response(201, {"account_id": account, "refresh_token": self.ion.mint_refresh_token(account)})

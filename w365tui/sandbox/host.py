@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from w365tui.sandbox import seed as seeding
@@ -38,18 +40,20 @@ def reset(path: str | Path, *, seed: int = 1, scale: int | None = None) -> Store
 class Sandbox:
     """The emulator served over loopback HTTP from a background thread."""
 
-    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0,
+                 clock: Callable[[], float] = time.time):
         self.store = store
         self.faults = FaultInjector()
-        self.app = SandboxApp(store, self.faults)
+        self.app = SandboxApp(store, self.faults, clock)
         self.server = LoopbackServer(self.app, host, port)
 
     @classmethod
-    def in_memory(cls, *, seed: int | None = 1, scale: int | None = None) -> Sandbox:
+    def in_memory(cls, *, seed: int | None = 1, scale: int | None = None,
+                  clock: Callable[[], float] = time.time) -> Sandbox:
         store = Store(":memory:")
         if seed is not None:
             seeding.seed(store, seed=seed, scale=scale)
-        return cls(store)
+        return cls(store, clock=clock)
 
     def start(self) -> Sandbox:
         self.server.start()
@@ -71,6 +75,11 @@ class Sandbox:
     @property
     def dataverse_url(self) -> str:
         return f"{self.url}/api/data/v9.2/"
+
+    @property
+    def entra_authority(self) -> str:
+        """Stands in for ``https://login.microsoftonline.com``."""
+        return self.url
 
     @property
     def ion_account_id(self) -> int:
