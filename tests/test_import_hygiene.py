@@ -22,9 +22,18 @@ MODULES = [
     "w365tui.sandbox.ion",
     "w365tui.sandbox.seed",
     "w365tui.sandbox.server",
+    "w365tui.sandbox.entra",
     "w365tui.clients",
+    "w365tui.clients.http",
+    "w365tui.clients.odata",
+    "w365tui.clients.auth",
+    "w365tui.clients.streamone",
     "w365tui.work365",
+    "w365tui.work365.schema",
+    "w365tui.work365.gateway",
     "w365tui.work365.preview",
+    "w365tui.journal",
+    "w365tui.doctor",
 ]
 
 

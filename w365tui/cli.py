@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     config_commands.add_parser("path", help="print where the settings file is read from")
     config_commands.add_parser("check", help="validate the settings file")
 
+    doctor = commands.add_parser("doctor", help="check settings, reachability, sign-in and schema discovery")
+    doctor.add_argument("--profile", dest="command_profile", help="profile to check")
+    login = commands.add_parser("login", help="sign in to the profile's Work 365 (device code) and store tokens")
+    login.add_argument("--profile", dest="command_profile", help="profile to sign in to")
+    login.add_argument("--streamone-token-stdin", action="store_true",
+                       help="also read a StreamOne refresh token (from the StreamOne portal) from standard input")
+
     sandbox = commands.add_parser("sandbox", help="the built-in emulator of Work 365 and StreamOne")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
     serve = sandbox_commands.add_parser("serve", help="serve the sandbox over HTTP on loopback")
@@ -59,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _config(args)
         if args.command == "sandbox":
             return _sandbox(args)
+        if args.command in ("doctor", "login"):
+            return _doctor(args)
         return _tui(args)
     except SettingsError as error:
         print(f"w365tui: {error}", file=sys.stderr)
@@ -75,6 +84,21 @@ def _config(args: argparse.Namespace) -> int:
     names = ", ".join(sorted({"sandbox", *settings.profiles}))
     print(f"{config_path()}: valid; profiles: {names}; default: {settings.default_profile}")
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from w365tui import doctor
+
+    settings = load_settings()
+    try:
+        name, profile = settings.profile(args.command_profile or args.profile)
+    except KeyError as error:
+        print(f"w365tui: {error.args[0]}", file=sys.stderr)
+        return 2
+    if args.command == "login":
+        token = sys.stdin.readline().strip() if args.streamone_token_stdin else None
+        return doctor.main("login", name, profile, ion_token=token)
+    return doctor.main("doctor", name, profile)
 
 
 def _sandbox(args: argparse.Namespace) -> int:

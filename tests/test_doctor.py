@@ -1,0 +1,64 @@
+"""``w365tui doctor`` and ``w365tui login`` as an operator runs them."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "w365tui", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env}, input=stdin)
+
+
+def home(tmp_path: Path) -> dict[str, str]:
+    return {"W365TUI_CONFIG": str(tmp_path / "config.toml"), "XDG_DATA_HOME": str(tmp_path / "data"),
+            "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+
+def test_doctor_on_the_sandbox_prints_the_schema_and_exits_0(tmp_path: Path) -> None:
+    result = run("doctor", env=home(tmp_path))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "WhoAmI ok" in out
+    assert "licensechangelog  work365_licensechangelog (work365_licensechangelogs)" in out
+    assert "lcl_status        active=1, archived=921950001" in out
+    assert "TD SYNNEX StreamOne (Providers.TechDataCspProvider, automatic)" in out
+    assert "counts     provider accounts 29, unmapped 14" in out
+    assert out.rstrip().endswith("all checks passed")
+    assert list((tmp_path / "cache" / "w365tui" / "schema").glob("*.json"))
+    token = tmp_path / "state" / "w365tui" / "tokens" / "ion-sandbox.json"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+
+
+def test_doctor_against_a_closed_port_fails_in_one_line(tmp_path: Path) -> None:
+    env = home(tmp_path)
+    Path(env["W365TUI_CONFIG"]).write_text('[profiles.closed]\nkind = "sandbox"\nsandbox_url = "http://127.0.0.1:9"\n')
+    result = run("doctor", "--profile", "closed", env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("w365tui doctor: Dataverse at http://127.0.0.1:9/api/data/v9.2/ is not usable:")
+    assert "Traceback" not in result.stderr
+
+
+def test_doctor_on_a_real_profile_without_sign_in_says_how(tmp_path: Path) -> None:
+    env = home(tmp_path)
+    Path(env["W365TUI_CONFIG"]).write_text(
+        '[profiles.prod]\ndataverse_url = "https://contoso.crm.dynamics.com"\n'
+        'tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\nclient_id = "51f81489-12ee-4a9e-aaae-a2591f45987d"\n'
+        '[profiles.prod.streamone]\naccount_id = 7\n')
+    result = run("doctor", "--profile", "prod", env=env)
+    assert result.returncode == 1
+    assert "run `w365tui login --profile prod`" in result.stderr
+
+
+def test_login_on_the_sandbox_stores_a_streamone_token(tmp_path: Path) -> None:
+    result = run("login", env=home(tmp_path))
+    assert result.returncode == 0, result.stderr
+    token = tmp_path / "state" / "w365tui" / "tokens" / "ion-sandbox.json"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    assert "refresh_token" in token.read_text()

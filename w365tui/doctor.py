@@ -1,0 +1,191 @@
+"""``w365tui doctor`` and ``w365tui login``: check a profile end to end, and sign in.
+
+Both run without Textual. Doctor prints what it found and exits 0 when all is well; otherwise
+it prints one line saying what failed and exits 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from w365tui.clients.auth import EntraSignIn, TokenFileError, read_tokens, token_dir
+from w365tui.clients.http import RetryPolicy, W365Error
+from w365tui.clients.odata import DataverseClient, Query, eq, lookup_value
+from w365tui.clients.streamone import IonClient, IonTokens
+from w365tui.settings import Profile, cache_dir
+from w365tui.work365.gateway import GatewayError, Work365
+from w365tui.work365.schema import SchemaError
+
+ENTRA_AUTHORITY = "https://login.microsoftonline.com"
+CLIENT_SECRET_ENV = "W365TUI_CLIENT_SECRET"
+
+
+class DoctorFailure(Exception):
+    """One line: what failed."""
+
+
+@dataclass
+class Endpoints:
+    dataverse: str
+    ion: str
+    ion_account_id: int
+    authority: str
+    sandbox: bool
+
+
+@contextlib.asynccontextmanager
+async def endpoints(profile: Profile) -> AsyncIterator[Endpoints]:
+    """Where the profile's services are; a sandbox profile without a URL starts one here."""
+    if profile.is_sandbox:
+        if profile.sandbox_url:
+            url = str(profile.sandbox_url).rstrip("/")
+            yield Endpoints(f"{url}/api/data/v9.2/", url, 100042, url, True)
+            return
+        from w365tui.sandbox.host import Sandbox, default_db_path, open_store
+
+        store = await asyncio.to_thread(open_store, profile.sandbox_db or default_db_path(),
+                                        seed=profile.seed, scale=profile.scale)
+        sandbox = Sandbox(store)
+        await asyncio.to_thread(sandbox.start)
+        try:
+            yield Endpoints(sandbox.dataverse_url, sandbox.url, sandbox.ion_account_id, sandbox.url, True)
+        finally:
+            await asyncio.to_thread(sandbox.stop)
+            store.close()
+        return
+    assert profile.dataverse_url is not None and profile.streamone is not None
+    yield Endpoints(f"{str(profile.dataverse_url).rstrip('/')}/api/data/v9.2/", str(profile.streamone.base_url).rstrip("/"),
+                    profile.streamone.account_id, ENTRA_AUTHORITY, False)
+
+
+def entra_store(profile_name: str) -> Path:
+    return token_dir() / f"entra-{profile_name}.json"
+
+
+def ion_store(profile_name: str) -> Path:
+    return token_dir() / f"ion-{profile_name}.json"
+
+
+def _entra(profile: Profile, name: str, where: Endpoints) -> EntraSignIn:
+    assert profile.tenant_id is not None and profile.client_id is not None and profile.dataverse_url is not None
+    scope = f"{str(profile.dataverse_url).rstrip('/')}/.default offline_access"
+    return EntraSignIn(where.authority, str(profile.tenant_id), str(profile.client_id), scope, entra_store(name))
+
+
+async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) -> None:
+    out(f"profile    {name} ({'sandbox' if profile.is_sandbox else 'Work 365 at ' + str(profile.dataverse_url)})"
+        + ("  read-only" if profile.read_only else ""))
+    async with endpoints(profile) as where:
+        token = None
+        if not where.sandbox:
+            token = _entra(profile, name, where)
+            if not read_tokens(token.store):
+                raise DoctorFailure(f"not signed in to {profile.dataverse_url}; run `w365tui login --profile {name}`")
+        retry = RetryPolicy(attempts=2, base_delay=0.2)
+        async with DataverseClient(where.dataverse, token=token, retry=retry) as dv:
+            try:
+                who = await dv.whoami()
+            except (W365Error, TokenFileError) as exc:
+                raise DoctorFailure(f"Dataverse at {where.dataverse} is not usable: {exc}") from None
+            out(f"dataverse  {where.dataverse}  WhoAmI ok (user {who['UserId']}, organization {who['OrganizationId']})")
+            try:
+                gateway = await Work365.connect(dv, profile.schema_map, cache_root=cache_dir(), refresh=True)
+                provider = await gateway.techdata_provider()
+            except (SchemaError, GatewayError) as exc:
+                raise DoctorFailure(f"Work 365 schema: {exc}") from None
+            except W365Error as exc:
+                raise DoctorFailure(f"Work 365 schema discovery failed: {exc}") from None
+            schema = gateway.schema
+            for role, table in sorted(schema.tables.items()):
+                columns = ", ".join(f"{k}={v}" for k, v in sorted(table.columns.items()))
+                out(f"table      {role:<17} {table.logical_name} ({table.entity_set})" + (f": {columns}" if columns else ""))
+            for option_set, values in sorted(schema.options.items()):
+                out(f"options    {option_set:<17} " + ", ".join(f"{k}={v}" for k, v in sorted(values.items())))
+            out(f"provider   {provider.name} ({provider.internal_name}, automatic) {provider.id}")
+            counts = []
+            for label, role, extra in (("provider accounts", "provideraccount", None),
+                                       ("unmapped", "provideraccount", "account"),
+                                       ("subscriptions", "subscription", None),
+                                       ("license change logs", "licensechangelog", None)):
+                table = schema.table(role)
+                condition = eq(lookup_value(table.column(extra)), None) if extra else None
+                page = await anext(dv.pages(Query(table.entity_set, select=[table.primary_id], filter=condition,
+                                                  top=1, count=True), page_size=1))
+                counts.append(f"{label} {page.count if page.count is not None else '?'}")
+            out("counts     " + ", ".join(counts))
+        async with IonClient(where.ion, where.ion_account_id, IonTokens(ion_store(name), where.ion),
+                             retry=RetryPolicy(attempts=2, base_delay=0.2)) as ion:
+            if where.sandbox and not read_tokens(ion.tokens.path):
+                await _sandbox_ion_token(where.ion, ion.tokens.path)
+            try:
+                customers = 0
+                async for _ in ion.customers(page_size=50):
+                    customers += 1
+                    if customers >= 50:
+                        break
+            except (W365Error, TokenFileError) as exc:
+                raise DoctorFailure(f"StreamOne at {where.ion} is not usable: {exc}") from None
+            out(f"streamone  {where.ion} account {where.ion_account_id}: customers readable "
+                f"({customers}{'+' if customers >= 50 else ''} on the first page)")
+    out("all checks passed")
+
+
+async def _sandbox_ion_token(url: str, path: Path) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url) as http:
+        response = await http.post("/_sandbox/ion/refresh-token")
+        response.raise_for_status()
+        IonTokens.save_refresh_token(path, response.json()["refresh_token"])
+
+
+async def run_login(name: str, profile: Profile, out: Callable[[str], None], *, ion_token: str | None = None) -> None:
+    async with endpoints(profile) as where:
+        if where.sandbox:
+            await _sandbox_ion_token(where.ion, ion_store(name))
+            out(f"sandbox: a StreamOne refresh token is stored in {ion_store(name)}")
+            out("sandbox: Dataverse needs no sign-in")
+            return
+        if ion_token:
+            IonTokens.save_refresh_token(ion_store(name), ion_token)
+            out(f"StreamOne refresh token stored in {ion_store(name)}")
+        entra = _entra(profile, name, where)
+        try:
+            if profile.auth == "client_credentials":
+                secret = os.environ.get(CLIENT_SECRET_ENV)
+                if not secret:
+                    raise DoctorFailure(f"client credentials need the secret in the environment variable {CLIENT_SECRET_ENV}")
+                await entra.client_credentials(secret)
+            else:
+                code = await entra.start_device_code()
+                out(code.message or f"Open {code.verification_uri} and enter the code {code.user_code}")
+                await entra.poll_device_code(code)
+        except W365Error as exc:
+            raise DoctorFailure(f"sign-in failed: {exc}") from None
+        finally:
+            await entra.aclose()
+        out(f"signed in; the token is stored in {entra.store}")
+
+
+def main(command: str, name: str, profile: Profile, **kwargs: object) -> int:
+    def out(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        if command == "doctor":
+            asyncio.run(run_doctor(name, profile, out))
+        else:
+            asyncio.run(run_login(name, profile, out, **kwargs))  # type: ignore[arg-type]
+    except DoctorFailure as failure:
+        print(f"w365tui {command}: {failure}", file=sys.stderr)
+        return 1
+    except TokenFileError as failure:
+        print(f"w365tui {command}: {failure}", file=sys.stderr)
+        return 1
+    return 0
