@@ -88,7 +88,8 @@ async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) ->
             if not read_tokens(token.store):
                 raise DoctorFailure(f"not signed in to {profile.dataverse_url}; run `w365tui login --profile {name}`")
         retry = RetryPolicy(attempts=2, base_delay=0.2)
-        async with DataverseClient(where.dataverse, token=token, retry=retry) as dv:
+        async with DataverseClient(where.dataverse, token=token, retry=retry,
+                                    max_concurrency=profile.dataverse_concurrency) as dv:
             try:
                 who = await dv.whoami()
             except (W365Error, TokenFileError) as exc:
@@ -120,7 +121,8 @@ async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) ->
                 counts.append(f"{label} {page.count if page.count is not None else '?'}")
             out("counts     " + ", ".join(counts))
         async with IonClient(where.ion, where.ion_account_id, IonTokens(ion_store(name), where.ion),
-                             retry=RetryPolicy(attempts=2, base_delay=0.2)) as ion:
+                             retry=RetryPolicy(attempts=2, base_delay=0.2),
+                             max_concurrency=profile.streamone_concurrency) as ion:
             if where.sandbox and not read_tokens(ion.tokens.path):
                 await _sandbox_ion_token(where.ion, ion.tokens.path)
             try:

@@ -118,6 +118,8 @@ class Profile(_Strict):
         default=None, description="use a sandbox started with `w365tui sandbox serve`"
     )
     sandbox_db: Path | None = None
+    dataverse_concurrency: int = Field(default=4, ge=1, le=52, description="requests in flight to Dataverse")
+    streamone_concurrency: int = Field(default=2, ge=1, le=16, description="requests in flight to StreamOne")
     seed: int = 1
     scale: int | None = Field(default=None, gt=0)
 

@@ -199,3 +199,37 @@ async def test_metadata_reader(sandbox: Sandbox) -> None:
     assert meta.options["statuscode"] == {1: "Active", 2: "Suspended"}
     assert meta.status_state == {1: 0, 2: 1}
     assert meta.collections[("work365_licensechangelog", "work365_subscription")] == "work365_subscription_licensechangelogs"
+
+
+async def test_continue_on_error_reports_each_part(sandbox: Sandbox) -> None:
+    parts = [Operation("POST", "accounts", {"bogus": 1}), Operation("POST", "accounts", {"name": "Kept"})]
+    async with DataverseClient(sandbox.dataverse_url) as dv:
+        stopped = await dv.batch(parts)
+        assert [r.status for r in stopped] == [400]
+        carried_on = await dv.batch(parts, continue_on_error=True)
+    assert [r.status for r in carried_on] == [400, 204]
+    assert carried_on[0].error()[0] == "0x80048d19"
+    assert sandbox.store.conn.execute("SELECT COUNT(*) FROM account WHERE name = 'Kept'").fetchone()[0] == 1
+
+
+async def test_bounded_concurrency(sandbox: Sandbox) -> None:
+    import asyncio
+
+    sandbox.faults.add("latency", path="WhoAmI", delay=0.2)
+    active = 0
+    peak = 0
+    async with DataverseClient(sandbox.dataverse_url, max_concurrency=2) as dv:
+        original = dv.http.http.request
+
+        async def counting(*args, **kwargs):
+            nonlocal active, peak
+            active += 1
+            peak = max(peak, active)
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                active -= 1
+
+        dv.http.http.request = counting  # type: ignore[method-assign]
+        await asyncio.gather(*(dv.whoami() for _ in range(6)))
+    assert peak == 2
