@@ -1,0 +1,301 @@
+"""A virtualised table for every list in the app.
+
+Only the lines on screen are rendered (Textual's line API), so 100,000 rows cost what 24 do;
+filtering and sorting work on a precomputed index, not on widgets. Cell text is shown literally:
+it becomes plain segments, never markup, and control characters are shown as ``\\xNN``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from w365tui.ui.text import visible
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int = 10  # the width, or the least width of a flexible column
+    flex: int = 0  # share of the spare width
+
+
+@dataclass(frozen=True)
+class Row:
+    key: Any
+    cells: tuple[str, ...]
+    styles: tuple[str | None, ...] | None = None  # a Rich style per cell (the app's, never the data's)
+    sort_values: tuple[Any, ...] | None = None
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` in exactly ``width`` cells: padded, or cut with an ellipsis."""
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    return set_cell_size(text, width - 1) + "…"
+
+
+class RecordTable(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    RecordTable {
+        background: $surface;
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: auto;
+    }
+    RecordTable > .record-table--header { text-style: bold; background: $primary 30%; }
+    RecordTable > .record-table--cursor { background: $accent 40%; }
+    RecordTable:focus > .record-table--cursor { background: $accent; color: $text; }
+    RecordTable > .record-table--empty { color: $text-muted; }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "record-table--header", "record-table--cursor", "record-table--empty"}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,j", "cursor(1)", "Down", show=False, id="list.down"),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="list.up"),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False, id="list.page_down"),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="list.page_up"),
+        Binding("home,g", "first", "First", show=False, id="list.first"),
+        Binding("end,G", "last", "Last", show=False, id="list.last"),
+        Binding("enter", "select", "Open", id="list.select"),
+        Binding("s", "sort", "Sort", id="list.sort"),
+        Binding("S", "reverse", "Reverse", show=False, id="list.reverse"),
+    ]
+
+    cursor = reactive(0, always_update=True)
+
+    class Highlighted(Message):
+        def __init__(self, table: RecordTable, row: Row | None) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+
+        @property
+        def control(self) -> RecordTable:
+            return self.table
+
+    class Selected(Message):
+        def __init__(self, table: RecordTable, row: Row) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+
+        @property
+        def control(self) -> RecordTable:
+            return self.table
+
+    def __init__(self, columns: Sequence[Column], *, empty: str = "Nothing to show.", name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.columns = list(columns)
+        self.empty = empty
+        self._rows: list[Row] = []
+        self._haystack: list[str] = []
+        self._order: list[int] = []  # sorted indexes into _rows
+        self._view: list[int] = []  # sorted and filtered
+        self._filter = ""
+        self._sort_column: int | None = None
+        self._reverse = False
+        self._widths: list[int] = [c.width for c in self.columns]
+
+    # -- data ---------------------------------------------------------------------------------
+    def set_rows(self, rows: Sequence[Row], keep_cursor: bool = True) -> None:
+        """Replace every row; the cursor stays on the same key when it can."""
+        current = self.current_row.key if keep_cursor and self.current_row else None
+        self._rows = list(rows)
+        self._haystack = ["\t".join(r.cells).casefold() for r in self._rows]
+        self._resort()
+        self._refilter(current)
+
+    @property
+    def rows(self) -> list[Row]:
+        return self._rows
+
+    @property
+    def total_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def shown_count(self) -> int:
+        return len(self._view)
+
+    @property
+    def filter_text(self) -> str:
+        return self._filter
+
+    @property
+    def current_row(self) -> Row | None:
+        if 0 <= self.cursor < len(self._view):
+            return self._rows[self._view[self.cursor]]
+        return None
+
+    def visible_rows(self) -> list[Row]:
+        return [self._rows[i] for i in self._view]
+
+    def set_filter(self, text: str) -> None:
+        """Keep the rows whose cells contain ``text`` (any case), as the operator types."""
+        current = self.current_row.key if self.current_row else None
+        self._filter = text
+        self._refilter(current)
+
+    def sort_by(self, column_key: str | None, reverse: bool = False) -> None:
+        current = self.current_row.key if self.current_row else None
+        self._sort_column = None if column_key is None else [c.key for c in self.columns].index(column_key)
+        self._reverse = reverse
+        self._resort()
+        self._refilter(current)
+
+    @property
+    def sort_state(self) -> tuple[str | None, bool]:
+        key = None if self._sort_column is None else self.columns[self._sort_column].key
+        return key, self._reverse
+
+    def _sort_key(self, index: int) -> Any:
+        row = self._rows[index]
+        column = self._sort_column or 0
+        value = row.sort_values[column] if row.sort_values else row.cells[column].casefold()
+        return (value is None, value)
+
+    def _resort(self) -> None:
+        order = list(range(len(self._rows)))
+        if self._sort_column is not None:
+            order.sort(key=self._sort_key, reverse=self._reverse)
+        self._order = order
+
+    def _refilter(self, keep_key: Any = None) -> None:
+        needle = self._filter.casefold()
+        if needle:
+            haystack = self._haystack
+            self._view = [i for i in self._order if needle in haystack[i]]
+        else:
+            self._view = list(self._order)
+        position = 0
+        if keep_key is not None:
+            position = next((n for n, i in enumerate(self._view) if self._rows[i].key == keep_key), 0)
+        self.virtual_size = Size(self.size.width, len(self._view) + 1)
+        self.cursor = min(position, max(0, len(self._view) - 1))
+        self.refresh()
+
+    # -- layout and rendering -------------------------------------------------------------------
+    def on_resize(self) -> None:
+        self._layout()
+        self.virtual_size = Size(self.size.width, len(self._view) + 1)
+
+    def _layout(self) -> None:
+        width = max(0, self.size.width - (1 if self.show_vertical_scrollbar else 0))
+        gaps = len(self.columns) - 1
+        fixed = sum(c.width for c in self.columns)
+        spare = max(0, width - fixed - gaps)
+        shares = sum(c.flex for c in self.columns)
+        widths = []
+        for column in self.columns:
+            extra = spare * column.flex // shares if shares else 0
+            widths.append(column.width + extra)
+        if shares:
+            leftover = width - gaps - sum(widths)
+            last_flex = max(i for i, c in enumerate(self.columns) if c.flex)
+            widths[last_flex] += max(0, leftover)
+        self._widths = widths
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            header = self.get_component_rich_style("record-table--header")
+            segments = self._cells([c.label for c in self.columns], base + header, None)
+            return Strip(segments).crop_extend(0, width, base + header)
+        index = self.scroll_offset.y + y - 1
+        if index >= len(self._view):
+            if index == 0 and not self._view:
+                muted = self.get_component_rich_style("record-table--empty")
+                return Strip([Segment(fit(self.empty, width), base + muted)])
+            return Strip.blank(width, base)
+        row = self._rows[self._view[index]]
+        style = base
+        if index == self.cursor:
+            style = base + self.get_component_rich_style("record-table--cursor")
+        return Strip(self._cells(row.cells, style, row.styles)).crop_extend(0, width, style)
+
+    def _cells(self, cells: Sequence[str], style: Style, styles: Sequence[str | None] | None) -> list[Segment]:
+        segments: list[Segment] = []
+        for position, (text, width) in enumerate(zip(cells, self._widths, strict=False)):
+            if position:
+                segments.append(Segment(" ", style))
+            cell_style = style
+            if styles and position < len(styles) and styles[position]:
+                cell_style = style + Style.parse(styles[position] or "")
+            segments.append(Segment(fit(visible(text), width), cell_style))
+        return segments
+
+    # -- cursor -------------------------------------------------------------------------------
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._scroll_to_cursor()
+        self.refresh()
+        self.post_message(self.Highlighted(self, self.current_row))
+
+    def _scroll_to_cursor(self) -> None:
+        body = max(1, self.size.height - 1)
+        top = self.scroll_offset.y
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + body:
+            self.scroll_to(y=self.cursor - body + 1, animate=False)
+
+    def move_cursor_to_key(self, key: Any) -> bool:
+        for position, index in enumerate(self._view):
+            if self._rows[index].key == key:
+                self.cursor = position
+                return True
+        return False
+
+    def action_cursor(self, step: int) -> None:
+        if self._view:
+            self.cursor = max(0, min(len(self._view) - 1, self.cursor + step))
+
+    def action_page(self, step: int) -> None:
+        self.action_cursor(step * max(1, self.size.height - 2))
+
+    def action_first(self) -> None:
+        if self._view:
+            self.cursor = 0
+
+    def action_last(self) -> None:
+        if self._view:
+            self.cursor = len(self._view) - 1
+
+    def action_select(self) -> None:
+        row = self.current_row
+        if row is not None:
+            self.post_message(self.Selected(self, row))
+
+    def action_sort(self) -> None:
+        """Sort by the next column (then back to the original order)."""
+        current = self._sort_column
+        following = 0 if current is None else current + 1
+        self.sort_by(None if following >= len(self.columns) else self.columns[following].key)
+
+    def action_reverse(self) -> None:
+        key, reverse = self.sort_state
+        self.sort_by(key or self.columns[0].key, not reverse)
+
+    def on_click(self, event: Any) -> None:
+        row = self.scroll_offset.y + event.y - 1
+        if event.y >= 1 and 0 <= row < len(self._view):
+            self.cursor = row
+
+
+RowBuilder = Callable[[Any], Row]
