@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from w365tui.domain.matching import Candidate, Tenant, domain_of, name_similarity, normalise_name, rank, search_terms
+from w365tui.domain.matching import (
+    Candidate,
+    Tenant,
+    domain_of,
+    name_similarity,
+    normalise_name,
+    rank,
+    search_terms,
+)
 from w365tui.domain.models import Account
 
 

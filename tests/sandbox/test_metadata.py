@@ -92,3 +92,11 @@ def test_navigation_property_names_come_from_relationships(dv: httpx.Client) -> 
             "ReferencedEntityNavigationPropertyName": "work365_subscription_licensechangelogs"} in [
         {k: v for k, v in r.items() if k in ("ReferencingEntity", "ReferencedEntityNavigationPropertyName")}
         for r in one_to_many]
+
+
+def test_type_specific_properties_need_a_cast(dv: httpx.Client) -> None:
+    base = "EntityDefinitions(LogicalName='work365_provideraccount')/Attributes"
+    assert_error(dv.get(base, params={"$select": "LogicalName,MaxLength"}), 400, "0x0", "MaxLength")
+    strings = dv.get(f"{base}/Microsoft.Dynamics.CRM.StringAttributeMetadata", params={"$select": "LogicalName,MaxLength"})
+    lengths = {a["LogicalName"]: a["MaxLength"] for a in strings.json()["value"]}
+    assert lengths["work365_provideraccount_name"] == 200

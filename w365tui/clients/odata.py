@@ -581,6 +581,8 @@ class DataverseClient:
             "$select": "LogicalName,AttributeType"})
         lookups = await self.http.request_json("GET", f"{base}/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata",
                                                params={"$select": "LogicalName,Targets"})
+        strings = await self.http.request_json("GET", f"{base}/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata",
+                                               params={"$select": "LogicalName,MaxLength"})
         relationships = await self.http.request_json("GET", f"{base}/ManyToOneRelationships", params={
             "$select": "ReferencingAttribute,ReferencedEntity,ReferencingEntityNavigationPropertyName"})
         collections = await self.http.request_json("GET", f"{base}/OneToManyRelationships", params={
@@ -618,6 +620,8 @@ class DataverseClient:
                          for r in require(info, collections, "value", list)},
             options=options,
             status_state=status_state,
+            max_lengths={require(info, a, "LogicalName", str): int(a["MaxLength"])
+                         for a in require(info, strings, "value", list) if isinstance(a.get("MaxLength"), int)},
         )
 
 
@@ -633,6 +637,7 @@ class EntityMetadata:
     collections: dict[tuple[str, str], str]  # (referencing table, lookup) → collection navigation name
     options: dict[str, dict[int, str]]  # option-set column → value → label
     status_state: dict[int, int]  # statuscode value → statecode it belongs to
+    max_lengths: dict[str, int] = field(default_factory=dict)  # text column → most characters
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -642,6 +647,7 @@ class EntityMetadata:
             "collections": [[k[0], k[1], v] for k, v in self.collections.items()],
             "options": {k: {str(v): label for v, label in values.items()} for k, values in self.options.items()},
             "status_state": {str(k): v for k, v in self.status_state.items()},
+            "max_lengths": self.max_lengths,
         }
 
     @classmethod
@@ -653,5 +659,6 @@ class EntityMetadata:
             collections={(a, b): c for a, b, c in data["collections"]},
             options={k: {int(v): label for v, label in values.items()} for k, values in data["options"].items()},
             status_state={int(k): v for k, v in data["status_state"].items()},
+            max_lengths=dict(data.get("max_lengths", {})),
         )
 

@@ -199,10 +199,27 @@ def _find_attribute(entity: Entity, key: str) -> Attribute:
     raise DataverseError(404, "0x80040217", f"Could not find attribute '{key}' on entity '{entity.logical_name}'.")
 
 
-def _select(items: list[dict[str, Any]], select: str | None, type_name: str) -> list[dict[str, Any]]:
+BASE_ATTRIBUTE = frozenset({
+    "MetadataId", "LogicalName", "SchemaName", "EntityLogicalName", "AttributeType", "AttributeTypeName",
+    "IsCustomAttribute", "IsPrimaryId", "IsPrimaryName", "IsValidForCreate", "IsValidForUpdate", "IsValidForRead",
+    "DisplayName"})
+CAST_PROPERTIES = {
+    "Microsoft.Dynamics.CRM.StringAttributeMetadata": {"MaxLength"},
+    "Microsoft.Dynamics.CRM.MemoAttributeMetadata": {"MaxLength"},
+    "Microsoft.Dynamics.CRM.LookupAttributeMetadata": {"Targets"},
+}
+
+
+def _select(items: list[dict[str, Any]], select: str | None, type_name: str,
+            allowed: frozenset[str] | set[str] | None = None) -> list[dict[str, Any]]:
     if not select:
         return items
     names = split_top_level(select)
+    if allowed is not None:
+        for name in names:
+            if name not in allowed:
+                raise bad_request(f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{type_name}'.")
+        return [{k: v for k, v in item.items() if k in names or k in ("@odata.type", "MetadataId")} for item in items]
     known = set().union(*(item.keys() for item in items)) if items else set()
     result = []
     for item in items:
@@ -219,9 +236,7 @@ def _select(items: list[dict[str, Any]], select: str | None, type_name: str) -> 
     return result
 
 
-_ALWAYS_KNOWN = {
-    "AttributeMetadata": ("MaxLength", "Targets", "DateTimeBehavior", "Format", "MinValue", "MaxValue", "OptionSet"),
-}
+_ALWAYS_KNOWN: dict[str, tuple[str, ...]] = {}
 
 
 def _filter(items: list[dict[str, Any]], text: str | None, type_name: str) -> list[dict[str, Any]]:
@@ -334,7 +349,9 @@ def answer(relative: str, pairs: list[tuple[str, str]], base: str) -> dict[str, 
         rows = _filter(rows, options.get("$filter"), "AttributeMetadata")
         kept = {r["LogicalName"] for r in rows}
         attrs = [a for a in attrs if a.logical_name in kept]
-        selected = _select(rows, options.get("$select"), "AttributeMetadata")
+        allowed = BASE_ATTRIBUTE | CAST_PROPERTIES.get(cast or "", set())
+        selected = _select(rows, options.get("$select"), cast.rsplit(".", 1)[1] if cast else "AttributeMetadata",
+                           allowed)
         _expand_option_set(entity, attrs, selected, options.get("$expand"))
         if attr_key is not None:
             return {"@odata.context": f"{context}('{entity.logical_name}')/Attributes/$entity", **selected[0]}

@@ -21,7 +21,7 @@ from w365tui.clients.odata import DataverseClient, EntityMetadata
 from w365tui.domain.enums import LclEvent, LclStatus, ProviderType, ProvisioningStatus
 from w365tui.settings import SchemaOverrides
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class SchemaError(Exception):
@@ -37,6 +37,7 @@ class Table:
     columns: dict[str, str] = field(default_factory=dict)  # field → column logical name
     navigation: dict[str, str] = field(default_factory=dict)  # field → navigation property (for binds)
     collections: dict[str, str] = field(default_factory=dict)  # name → collection navigation property
+    max_lengths: dict[str, int] = field(default_factory=dict)  # field → most characters the column holds
 
     def column(self, name: str) -> str:
         try:
@@ -263,7 +264,9 @@ async def discover(dv: DataverseClient, overrides: SchemaOverrides | None = None
         role_columns = columns.get(role, {})
         navigation = {f: meta.navigation[c] for f, c in role_columns.items() if c in meta.navigation}
         navigation.update(overrides.navigation.get(role, {}))
-        tables[role] = Table(logical, meta.entity_set, meta.primary_id, meta.primary_name, role_columns, navigation)
+        lengths = {f: meta.max_lengths[c] for f, c in role_columns.items() if c in meta.max_lengths}
+        tables[role] = Table(logical, meta.entity_set, meta.primary_id, meta.primary_name, role_columns, navigation,
+                             max_lengths=lengths)
     lcl_collection = overrides.navigation.get("subscription", {}).get("lcls") or subscription.collections.get(
         (lcl.logical_name, columns["licensechangelog"]["subscription"]))
     if lcl_collection is None:
