@@ -18,9 +18,9 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def gateway(sandbox: Sandbox):
+async def gateway(sandbox: Sandbox, tmp_path: Path):
     async with DataverseClient(sandbox.dataverse_url) as dv:
-        yield await Work365.connect(dv)
+        yield await Work365.connect(dv, journal=Journal(tmp_path / "gateway-journal.jsonl"))
 
 
 async def test_the_techdata_provider_is_the_automatic_one_not_the_one_named_techdata(gateway: Work365) -> None:
@@ -60,6 +60,10 @@ async def test_map_and_unmap_with_etags(gateway: Work365) -> None:
     assert replaced.account_id == other.id
     cleared = await gateway.map_provider_account(replaced, None)
     assert cleared.account_id is None
+    plans = list(gateway.journal.plans().values())
+    assert [p.outcome for p in plans] == ["committed", "failed", "committed", "committed"]
+    assert plans[0].rows[0]["before"] == {"_work365_account_value": None}
+    assert plans[0].rows[0]["etag"] == contoso.etag
 
 
 async def test_account_search_is_literal(gateway: Work365) -> None:
@@ -91,7 +95,7 @@ async def test_subscriptions_come_with_their_lcls_in_one_request(gateway: Work36
 async def test_apply_journals_each_changeset(gateway: Work365, sandbox: Sandbox, tmp_path: Path) -> None:
     journal = Journal(tmp_path / "journal.jsonl")
     operations = [Operation("POST", "accounts", {"name": f"Journalled {i}"}) for i in range(5)]
-    outcomes = await gateway.apply(operations, journal=journal, profile="sandbox", description="five accounts",
+    outcomes = await gateway.apply(operations, journal=journal, description="five accounts",
                                    touched=[TouchedRow("accounts", "new", {}, None)], size=2)
     assert [o.state for o in outcomes] == ["committed"] * 3
     events = [r["event"] for r in journal.records()]
@@ -103,9 +107,70 @@ async def test_a_lost_answer_leaves_the_plan_in_doubt(gateway: Work365, sandbox:
     journal = Journal(tmp_path / "journal.jsonl")
     sandbox.faults.add("drop_after", path=r"\$batch$", times=1)
     operations = [Operation("POST", "accounts", {"name": "In doubt"})] * 3
-    outcomes = await gateway.apply(operations, journal=journal, profile="sandbox", description="doubt",
-                                   touched=[], size=1)
+    outcomes = await gateway.apply(operations, journal=journal, description="doubt", touched=[], size=1)
     assert [o.state for o in outcomes] == ["unknown", "not_sent", "not_sent"]
     (plan,) = journal.incomplete_plans("sandbox")
     assert plan.description == "doubt" and plan.in_doubt == [0]
     assert journal.incomplete_plans("other") == []
+
+
+@pytest.fixture
+async def ion_client(sandbox: Sandbox, tmp_path: Path):
+    from w365tui.clients.streamone import IonClient, IonTokens
+
+    path = tmp_path / "ion.json"
+    IonTokens.save_refresh_token(path, sandbox.new_ion_refresh_token())
+    async with IonClient(sandbox.url, sandbox.ion_account_id, IonTokens(path, sandbox.url)) as client:
+        yield client
+
+
+async def test_provider_account_sync_creates_the_missing_and_is_idempotent(gateway: Work365, ion_client) -> None:
+    provider = await gateway.techdata_provider()
+    customers = [c async for c in ion_client.customers()]
+    plan = await gateway.provider_account_sync_plan(provider, customers)
+    assert sorted(c.name for c in plan.creates) == ["Litware Inc", "Trey Research"]
+    assert plan.renames == () and plan.skipped_inactive == 0
+    operations, touched = gateway.provider_account_sync_operations(plan)
+    outcomes = await gateway.apply_or_raise(operations, description="sync provider accounts", touched=touched)
+    assert [o.state for o in outcomes] == ["committed"]
+    accounts = {a.name: a for a in await gateway.provider_accounts(provider.id)}
+    assert accounts["Litware Inc"].provider_specific_id == next(c.id for c in customers if c.display_name == "Litware Inc")
+    assert not accounts["Litware Inc"].is_mapped
+    again = await gateway.provider_account_sync_plan(provider, customers)
+    assert again.is_empty
+
+
+async def test_subscription_sync_adds_missing_and_writes_update_lcls(gateway: Work365, ion_client, sandbox: Sandbox) -> None:
+    from datetime import date
+
+    provider = await gateway.techdata_provider()
+    tailspin = (await gateway.search_accounts("Tailspin"))[0]
+    contract = (await gateway.billing_contracts(tailspin.id))[0]
+    pa = next(a for a in await gateway.provider_accounts(provider.id) if a.name == "Tailspin Toys Inc.")
+    customer_id = int(pa.provider_specific_id or 0)
+    monthly = sandbox.store.conn.execute(
+        "SELECT id FROM ion_subscription WHERE customer_id = ? AND billing_term = 'P1M'", (customer_id,)).fetchone()[0]
+    sandbox.store.conn.execute("UPDATE ion_subscription SET total_licenses = '15' WHERE id = ?", (monthly,))
+    sandbox.store.conn.execute(
+        "INSERT INTO ion_subscription (id, customer_id, subscription_id, name, total_licenses, status, sku_display_name, "
+        "mfg_part_number, billing_cycle, billing_term, start_date) VALUES (9999001, ?, 'new-guid-0001', 'Visio', '3', "
+        "'active', 'Visio Plan 2', 'CFQ7TTC0HD33:0001:P1M:M', 'monthly', 'P1M', '2025-02-01T00:00:00Z')", (customer_id,))
+    ion_subs = [s async for s in ion_client.subscriptions(str(customer_id))]
+    plan = await gateway.subscription_sync_plan(tailspin.id, contract.id, provider, ion_subs)
+    assert [c.ion.subscription_id for c in plan.creates] == ["new-guid-0001"]
+    assert [(c.subscription.quantity, c.delta) for c in plan.changes] == [(10, 5)]
+    assert plan.unchanged == 1  # the annual subscription of the same SKU stays apart
+    operations, touched = gateway.subscription_sync_operations(plan, account_id=tailspin.id, provider_id=provider.id,
+                                                               provider_account_id=pa.id, today=date(2025, 3, 1))
+    await gateway.apply_or_raise(operations, description="sync subscriptions", touched=touched)
+    pairs = {s.provider_subscription_id: (s, lcls) for s, lcls in await gateway.subscriptions(account_id=tailspin.id)}
+    new, new_lcls = pairs["new-guid-0001"]
+    assert new.quantity == 3 and new.billing_contract_id == contract.id and new.provider_account_id == pa.id
+    assert [(x.event, x.quantity, x.provisioning_status) for x in new_lcls] == [
+        (LclEvent.CREATE, 3, ProvisioningStatus.NOT_APPLICABLE)]
+    changed, changed_lcls = next(v for v in pairs.values() if v[0].id == plan.changes[0].subscription.id)
+    assert changed.quantity == 15 == lcl_total(changed_lcls)
+    assert changed_lcls[-1].event is LclEvent.UPDATE and changed_lcls[-1].quantity == 5
+    again = await gateway.subscription_sync_plan(tailspin.id, contract.id, provider,
+                                                 [s async for s in ion_client.subscriptions(str(customer_id))])
+    assert again.is_empty

@@ -104,6 +104,20 @@ class ThrottledError(ServiceError):
         self.retry_after = retry_after
 
 
+def error_for_status(request: RequestInfo, status: int, code: str | None, message: str,
+                     retry_after: float | None = None) -> ServiceError:
+    """The typed error for a refusal with this status."""
+    if status == 429:
+        return ThrottledError(request, status, code, message, retry_after)
+    if status in (401, 403):
+        return AuthenticationError(request, status, code, message)
+    if status == 404:
+        return NotFoundError(request, status, code, message)
+    if status == 412:
+        return PreconditionFailedError(request, status, code, message)
+    return ServiceError(request, status, code, message)
+
+
 def redact_url(url: str | httpx.URL) -> str:
     """The URL with the values of secret-looking query parameters replaced by ``***``."""
     parts = urlsplit(str(url))
@@ -275,15 +289,7 @@ class ServiceClient:
                 code, message = None, None
         if not message:
             message = (response.text or response.reason_phrase or "").strip()[:300] or f"HTTP {status}"
-        if status == 429:
-            return ThrottledError(request_info, status, code, message, retry_after)
-        if status in (401, 403):
-            return AuthenticationError(request_info, status, code, message)
-        if status == 404:
-            return NotFoundError(request_info, status, code, message)
-        if status == 412:
-            return PreconditionFailedError(request_info, status, code, message)
-        return ServiceError(request_info, status, code, message)
+        return error_for_status(request_info, status, code, message, retry_after)
 
     async def request_json(self, method: str, url: str, **kwargs: Any) -> Any:
         """``request`` and parse the JSON body; a body that is not JSON is a ProtocolError."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from w365tui.domain.sync import clip
 from w365tui.sandbox.schema import (
     BILLABLE_STATUSES,
     BILLING_FREQUENCIES,
@@ -354,7 +355,7 @@ class _Builder:
     # -- Work 365 ---------------------------------------------------------------------------
     def provider_account(self, name: str, cid: int, account: dict[str, Any] | None, provider: str = "techdata") -> dict[str, Any]:
         return self.book.add("work365_provideraccount", {
-            "work365_provideraccount_name": name[:200],
+            "work365_provideraccount_name": clip(name, 200),
             "work365_providerspecificaccountid": str(cid),
             "work365_provider": self.ctx.providers[provider]["work365_providerid"],
             "work365_account": account["accountid"] if account else None,

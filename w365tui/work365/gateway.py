@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from w365tui.clients.http import error_for_status
 from w365tui.clients.odata import (
     ChangesetOutcome,
     DataverseClient,
@@ -16,6 +17,7 @@ from w365tui.clients.odata import (
     Filter,
     Operation,
     Query,
+    all_of,
     chunk_operations,
     contains,
     eq,
@@ -31,6 +33,14 @@ from w365tui.domain.models import (
     Provider,
     ProviderAccount,
     Subscription,
+)
+from w365tui.domain.streamone import Customer, IonSubscription
+from w365tui.domain.sync import (
+    ProviderAccountSyncPlan,
+    SubscriptionSyncPlan,
+    clip,
+    plan_provider_account_sync,
+    plan_subscription_sync,
 )
 from w365tui.journal import Journal, TouchedRow
 from w365tui.settings import SchemaOverrides
@@ -61,14 +71,18 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 class Work365:
-    def __init__(self, dv: DataverseClient, schema: Work365Schema, organization_id: str | None = None):
+    def __init__(self, dv: DataverseClient, schema: Work365Schema, organization_id: str | None = None, *,
+                 journal: Journal | None = None, profile: str = "sandbox"):
         self.dv = dv
         self.schema = schema
         self.organization_id = organization_id
+        self.journal = journal or Journal()
+        self.profile = profile
 
     @classmethod
     async def connect(cls, dv: DataverseClient, overrides: SchemaOverrides | None = None,
-                      cache_root: Path | None = None, refresh: bool = False) -> Work365:
+                      cache_root: Path | None = None, refresh: bool = False, *,
+                      journal: Journal | None = None, profile: str = "sandbox") -> Work365:
         """Identify the org, then load its schema from the cache or discover it (and cache it)."""
         who = await dv.whoami()
         organization = str(who["OrganizationId"])
@@ -80,7 +94,7 @@ class Work365:
             schema = await discover(dv, overrides)
             if path is not None:
                 save_cached(path, schema)
-        return cls(dv, schema, organization)
+        return cls(dv, schema, organization, journal=journal, profile=profile)
 
     # -- row mapping ------------------------------------------------------------------------
     def _col(self, role: str, name: str) -> str:
@@ -170,41 +184,46 @@ class Work365:
         return matches[0]
 
     async def provider_accounts(self, provider_id: UUID | None = None, *, unmapped_only: bool = False,
-                                page_size: int = 5000) -> list[ProviderAccount]:
+                                include_inactive: bool = False, page_size: int = 5000) -> list[ProviderAccount]:
         t = self.schema.table("provideraccount")
-        conditions: list[Filter] = [eq("statecode", 0)]
+        conditions: list[Filter] = [] if include_inactive else [eq("statecode", 0)]
         if provider_id is not None:
             conditions.append(eq(lookup_value(t.column("provider")), provider_id))
         if unmapped_only:
             conditions.append(eq(lookup_value(t.column("account")), None))
-        condition = conditions[0]
-        for extra in conditions[1:]:
-            condition = condition & extra
         query = Query(t.entity_set, select=self._select("provideraccount", "name", "providerspecificid",
                                                         lookups=("provider", "account")),
-                      filter=condition, orderby=[t.column("name")])
+                      filter=all_of(conditions) if conditions else None, orderby=[t.column("name")])
         return [self._provider_account(r) for r in await self.dv.rows(query, page_size)]
 
-    def _map_operation(self, account: ProviderAccount, account_id: UUID | None) -> Operation:
-        t = self.schema.table("provideraccount")
-        target = self.schema.table("account")
-        bind = f"{t.nav('account')}@odata.bind"
-        body = {bind: f"/{target.entity_set}({account_id})" if account_id else None}
+    def _bind(self, role: str, field_name: str, target_role: str, target_id: UUID | None) -> dict[str, Any]:
+        nav = self.schema.table(role).nav(field_name)
+        target = self.schema.table(target_role)
+        return {f"{nav}@odata.bind": f"/{target.entity_set}({target_id})" if target_id else None}
+
+    def map_operation(self, account: ProviderAccount, account_id: UUID | None) -> tuple[Operation, TouchedRow]:
+        """The PATCH that maps (or, with None, unmaps) a provider account, guarded by its ETag."""
         if account.etag is None:
             raise GatewayError("the provider account was read without an ETag; read it again before mapping")
-        return Operation("PATCH", f"{t.entity_set}({account.id})", body, headers={"If-Match": account.etag})
+        t = self.schema.table("provideraccount")
+        body = self._bind("provideraccount", "account", "account", account_id)
+        before = {lookup_value(t.column("account")): str(account.account_id) if account.account_id else None}
+        return (Operation("PATCH", f"{t.entity_set}({account.id})", body, headers={"If-Match": account.etag}),
+                TouchedRow(t.entity_set, str(account.id), before, account.etag))
 
     async def map_provider_account(self, account: ProviderAccount, account_id: UUID | None, *,
                                    overwrite: bool = False) -> ProviderAccount:
         """Point a provider account at a CRM account (or at none), if it has not changed since read.
 
-        An existing mapping to another account is only replaced with ``overwrite=True``.
+        An existing mapping to another account is only replaced with ``overwrite=True``. The
+        write is a one-operation plan: journalled, atomic, refused if the row changed.
         """
         if account.account_id is not None and account_id is not None and account.account_id != account_id and not overwrite:
             raise GatewayError(f"{account.name!r} is already mapped to another account; confirm to replace the mapping")
-        operation = self._map_operation(account, account_id)
+        operation, touched = self.map_operation(account, account_id)
+        verb = f"map {account.name!r} to account {account_id}" if account_id else f"unmap {account.name!r}"
+        await self.apply_or_raise([operation], description=verb, touched=[touched])
         t = self.schema.table("provideraccount")
-        await self.dv.update(t.entity_set, account.id, operation.body or {}, if_match=account.etag or "*")
         row = await self.dv.get(t.entity_set, account.id, self._select("provideraccount", "name", "providerspecificid",
                                                                        lookups=("provider", "account")))
         if row is None:
@@ -257,10 +276,87 @@ class Work365:
             result.append((self._subscription(row), [self._lcl(r) for r in row.get(t.collections["lcls"]) or []]))
         return result
 
+    # -- syncs from StreamOne ------------------------------------------------------------------
+    async def provider_account_sync_plan(self, provider: Provider, customers: Sequence[Customer]) -> ProviderAccountSyncPlan:
+        existing = await self.provider_accounts(provider.id, include_inactive=True)
+        limit = self.schema.table("provideraccount").max_lengths.get("name")
+        return plan_provider_account_sync(provider.id, existing, customers, name_limit=limit)
+
+    def provider_account_sync_operations(self, plan: ProviderAccountSyncPlan) -> tuple[list[Operation], list[TouchedRow]]:
+        t = self.schema.table("provideraccount")
+        operations: list[Operation] = []
+        touched: list[TouchedRow] = []
+        for new in plan.creates:
+            body = {t.column("name"): new.name, t.column("providerspecificid"): new.customer_id,
+                    **self._bind("provideraccount", "provider", "provider", plan.provider_id)}
+            operations.append(Operation("POST", t.entity_set, body))
+        for rename in plan.renames:
+            if rename.account.etag is None:
+                raise GatewayError(f"{rename.account.name!r} was read without an ETag")
+            operations.append(Operation("PATCH", f"{t.entity_set}({rename.account.id})", {t.column("name"): rename.name},
+                                        headers={"If-Match": rename.account.etag}))
+            touched.append(TouchedRow(t.entity_set, str(rename.account.id), {t.column("name"): rename.account.name},
+                                      rename.account.etag))
+        return operations, touched
+
+    async def subscription_sync_plan(self, account_id: UUID, contract_id: UUID, provider: Provider,
+                                     ion_subscriptions: Sequence[IonSubscription]) -> SubscriptionSyncPlan:
+        pairs = await self.subscriptions(account_id=account_id)
+        on_provider = [s for s, _ in pairs if s.provider_id == provider.id]
+        return plan_subscription_sync(contract_id, ion_subscriptions, on_provider)
+
+    def subscription_sync_operations(self, plan: SubscriptionSyncPlan, *, account_id: UUID, provider_id: UUID,
+                                     provider_account_id: UUID | None, today: date) -> tuple[list[Operation], list[TouchedRow]]:
+        """New subscriptions (Work 365 writes their Create LCL, Not Applicable, as they are already
+        provisioned at the provider), and for each quantity change the new quantity with an Update LCL."""
+        sub = self.schema.table("subscription")
+        lcl = self.schema.table("licensechangelog")
+        name_limit = sub.max_lengths.get("name")
+        operations: list[Operation] = []
+        touched: list[TouchedRow] = []
+        for new in plan.creates:
+            ion = new.ion
+            body: dict[str, Any] = {
+                sub.column("name"): clip(ion.sku_display_name or ion.subscription_name or ion.id, name_limit),
+                sub.column("quantity"): ion.quantity,
+                sub.column("providersubscriptionid"): ion.subscription_id or ion.id,
+                **self._bind("subscription", "customer", "account", account_id),
+                **self._bind("subscription", "billingcontract", "billingcontract", plan.contract_id),
+                **self._bind("subscription", "provider", "provider", provider_id),
+            }
+            if ion.mfg_part_number:
+                body[sub.column("partnumber")] = ion.mfg_part_number
+            if ion.subscription_start_date:
+                body[sub.column("effectivestartdate")] = ion.subscription_start_date.date().isoformat()
+            if provider_account_id:
+                body.update(self._bind("subscription", "provideraccount", "provideraccount", provider_account_id))
+            operations.append(Operation("POST", sub.entity_set, body))
+        for change in plan.changes:
+            current = change.subscription
+            if current.etag is None:
+                raise GatewayError(f"{current.name!r} was read without an ETag")
+            operations.append(Operation("PATCH", f"{sub.entity_set}({current.id})",
+                                        {sub.column("quantity"): change.ion.quantity}, headers={"If-Match": current.etag}))
+            operations.append(Operation("POST", lcl.entity_set, {
+                lcl.column("name"): clip(f"Update: {current.name}", lcl.max_lengths.get("name")),
+                lcl.column("event"): self.schema.value("lcl_event", LclEvent.UPDATE.value),
+                lcl.column("quantity"): change.delta,
+                lcl.column("effectivedate"): today.isoformat(),
+                lcl.column("provisioningstatus"): self.schema.value("provisioning_status",
+                                                                    ProvisioningStatus.NOT_APPLICABLE.value),
+                **self._bind("licensechangelog", "subscription", "subscription", current.id),
+                **self._bind("licensechangelog", "account", "account", account_id),
+            }))
+            touched.append(TouchedRow(sub.entity_set, str(current.id), {sub.column("quantity"): current.quantity},
+                                      current.etag))
+        return operations, touched
+
     # -- applying a plan ----------------------------------------------------------------------
-    async def apply(self, operations: Sequence[Operation], *, journal: Journal, profile: str, description: str,
-                    touched: Sequence[TouchedRow], size: int = 1000) -> list[ChangesetOutcome]:
+    async def apply(self, operations: Sequence[Operation], *, description: str, touched: Sequence[TouchedRow],
+                    size: int = 1000, journal: Journal | None = None) -> list[ChangesetOutcome]:
         """Apply operations as changesets, journalled before the first and around each one."""
+        journal = journal or self.journal
+        profile = self.profile
         plan_id = journal.begin(profile=profile, description=description, rows=touched,
                                 operations=[{"method": o.method, "url": o.url, "body": o.body,
                                              "headers": {k: v for k, v in o.headers.items() if k.lower() == "if-match"},
@@ -280,6 +376,21 @@ class Work365:
         states = {o.state for o in outcomes}
         if "unknown" not in states:  # an answer lost in transit leaves the plan open: in doubt
             journal.finish(plan_id, "committed" if states == {"committed"} else "failed")
+        return outcomes
+
+
+    async def apply_or_raise(self, operations: Sequence[Operation], *, description: str,
+                             touched: Sequence[TouchedRow], size: int = 1000) -> list[ChangesetOutcome]:
+        """``apply``, raising the service's typed error when a changeset fails or is in doubt."""
+        outcomes = await self.apply(operations, description=description, touched=touched, size=size)
+        for outcome in outcomes:
+            if outcome.state == "failed" and outcome.results:
+                failing = next((r for r in outcome.results if not r.ok), outcome.results[-1])
+                code, message = failing.error()
+                raise error_for_status(self.dv.http.info("POST", "$batch"), failing.status, code, message)
+            if outcome.state != "committed":
+                raise GatewayError(f"{description}: changeset {outcome.index + 1} {outcome.state}: "
+                                   f"{outcome.error or 'check the journal before trying again'}")
         return outcomes
 
 
