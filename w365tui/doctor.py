@@ -72,7 +72,7 @@ def ion_store(profile_name: str) -> Path:
     return token_dir() / f"ion-{profile_name}.json"
 
 
-def _entra(profile: Profile, name: str, where: Endpoints) -> EntraSignIn:
+def entra_sign_in(profile: Profile, name: str, where: Endpoints) -> EntraSignIn:
     assert profile.tenant_id is not None and profile.client_id is not None and profile.dataverse_url is not None
     scope = f"{str(profile.dataverse_url).rstrip('/')}/.default offline_access"
     return EntraSignIn(where.authority, str(profile.tenant_id), str(profile.client_id), scope, entra_store(name))
@@ -84,7 +84,7 @@ async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) ->
     async with endpoints(profile) as where:
         token = None
         if not where.sandbox:
-            token = _entra(profile, name, where)
+            token = entra_sign_in(profile, name, where)
             if not read_tokens(token.store):
                 raise DoctorFailure(f"not signed in to {profile.dataverse_url}; run `w365tui login --profile {name}`")
         retry = RetryPolicy(attempts=2, base_delay=0.2)
@@ -157,7 +157,7 @@ async def run_login(name: str, profile: Profile, out: Callable[[str], None], *, 
         if ion_token:
             IonTokens.save_refresh_token(ion_store(name), ion_token)
             out(f"StreamOne refresh token stored in {ion_store(name)}")
-        entra = _entra(profile, name, where)
+        entra = entra_sign_in(profile, name, where)
         try:
             if profile.auth == "client_credentials":
                 secret = os.environ.get(CLIENT_SECRET_ENV)

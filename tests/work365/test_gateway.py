@@ -174,3 +174,18 @@ async def test_subscription_sync_adds_missing_and_writes_update_lcls(gateway: Wo
     again = await gateway.subscription_sync_plan(tailspin.id, contract.id, provider,
                                                  [s async for s in ion_client.subscriptions(str(customer_id))])
     assert again.is_empty
+
+
+async def test_suggestions_for_the_demo_cases(gateway: Work365) -> None:
+    from w365tui.domain.matching import Tenant, rank
+
+    provider = await gateway.techdata_provider()
+    contoso = rank(Tenant("Contoso Ltd", domain="contoso.com"), await gateway.suggestion_candidates(
+        Tenant("Contoso Ltd", domain="contoso.com"), provider.id))
+    assert [s.account.name for s in contoso[:2]] == ["Contoso Ltd", "Contoso Limited"]
+    adatum_tenant = Tenant("Adatum Corporation", domain="adatum.com")
+    adatum = rank(adatum_tenant, await gateway.suggestion_candidates(adatum_tenant, provider.id))
+    assert adatum[0].account.name == "A. Datum Corp" and "email domain adatum.com" in adatum[0].reasons
+    coho_tenant = Tenant("Coho Winery", domain="cohowinery.com")
+    coho = rank(coho_tenant, await gateway.suggestion_candidates(coho_tenant, provider.id))
+    assert coho[0].warnings == ("already mapped to 2 provider accounts of this provider",)

@@ -18,13 +18,16 @@ from w365tui.clients.odata import (
     Operation,
     Query,
     all_of,
+    any_of,
     chunk_operations,
     contains,
+    endswith,
     eq,
     etag_of,
     lookup_value,
 )
 from w365tui.domain.enums import LclEvent, LclStatus, ProviderType, ProvisioningStatus, RecordState
+from w365tui.domain.matching import Candidate, Tenant, domain_of, search_terms
 from w365tui.domain.models import (
     TECHDATA_INTERNAL_NAME,
     Account,
@@ -248,6 +251,54 @@ class Work365:
                                         orderby=[t.column("name")]))
         contracts = [self._contract(r) for r in rows]
         return sorted(contracts, key=lambda c: (not c.is_default, c.name.casefold()))
+
+    async def suggestion_candidates(self, tenant: Tenant, provider_id: UUID, limit: int = 50) -> list[Candidate]:
+        """CRM accounts worth ranking for a tenant: found by name words, website or email domain,
+        or a primary contact's email domain; with what is already mapped to them."""
+        account = self.schema.table("account")
+        contact = self.schema.table("contact")
+        found: dict[UUID, Account] = {}
+        contact_email: dict[UUID, str] = {}
+        select = self._select("account", "name", "website", "email", lookups=("primarycontact",))
+        queries: list[Filter] = [contains(account.column("name"), term) for term in search_terms(tenant.name)]
+        domain = domain_of(tenant.domain)
+        if domain:
+            queries.append(contains(account.column("website"), domain) | contains(account.column("email"), "@" + domain))
+        for condition in queries:
+            rows = await self.dv.rows(Query(account.entity_set, select=select, filter=eq("statecode", 0) & condition,
+                                            top=limit))
+            for row in rows:
+                found[UUID(row[account.primary_id])] = self._account(row)
+        if domain:
+            email_column = contact.column("email")
+            rows = await self.dv.rows(Query(contact.entity_set, select=[contact.primary_id, email_column],
+                                            filter=endswith(email_column, "@" + domain), top=limit))
+            contact_ids = {r[contact.primary_id] for r in rows}
+            emails = {r[contact.primary_id]: r.get(email_column) for r in rows}
+            if contact_ids:
+                by_contact = any_of(eq(lookup_value(account.column("primarycontact")), UUID(c)) for c in sorted(contact_ids))
+                for row in await self.dv.rows(Query(account.entity_set, select=select, filter=by_contact, top=limit)):
+                    account_id = UUID(row[account.primary_id])
+                    found[account_id] = self._account(row)
+                    contact_email[account_id] = emails.get(row.get(lookup_value(account.column("primarycontact")))) or ""
+        mapped: dict[UUID, int] = {}
+        tenant_ids: dict[UUID, set[str]] = {}
+        if found:
+            pa = self.schema.table("provideraccount")
+            ids = sorted(found)
+            for chunk in (ids[i:i + 40] for i in range(0, len(ids), 40)):
+                condition = any_of(eq(lookup_value(pa.column("account")), i) for i in chunk)
+                for other in await self.dv.rows(Query(pa.entity_set, select=self._select(
+                        "provideraccount", "providerspecificid", lookups=("provider", "account")), filter=condition)):
+                    owner = self._lookup(other, "provideraccount", "account")
+                    if owner is None:
+                        continue
+                    if self._lookup(other, "provideraccount", "provider") == provider_id:
+                        mapped[owner] = mapped.get(owner, 0) + 1
+                    if other.get(pa.column("providerspecificid")):
+                        tenant_ids.setdefault(owner, set()).add(str(other[pa.column("providerspecificid")]))
+        return [Candidate(acc, contact_email.get(i) or None, frozenset(tenant_ids.get(i, ())), mapped.get(i, 0))
+                for i, acc in found.items()]
 
     # -- subscriptions with their LCLs ------------------------------------------------------
     async def subscriptions(self, *, account_id: UUID | None = None, contract_id: UUID | None = None,

@@ -21,7 +21,7 @@ from w365tui.clients.odata import DataverseClient, EntityMetadata
 from w365tui.domain.enums import LclEvent, LclStatus, ProviderType, ProvisioningStatus
 from w365tui.settings import SchemaOverrides
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class SchemaError(Exception):
@@ -229,6 +229,9 @@ async def discover(dv: DataverseClient, overrides: SchemaOverrides | None = None
             "provider": found.column("provideraccount", "provider", provideraccount, found.lookup_to(provideraccount, provider.logical_name)),
         },
         "account": {f: found.column("account", f, account) for f in ("name", "website", "email", "primarycontact")},
+        "contact": {f: found.column("contact", f, metadata[roles["contact"]]) for f in ("name", "email")},
+        "invoice": {f: found.column("invoice", f, metadata[roles["invoice"]])
+                    for f in ("name", "number", "customer", "billingcontract")},
         "billingcontract": {
             "name": billing.primary_name,
             "customer": found.column("billingcontract", "customer", billing, found.lookup_to(billing, account.logical_name)),
