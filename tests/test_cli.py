@@ -68,13 +68,13 @@ def test_sandbox_serve_answers_over_http(tmp_path: Path) -> None:
         process.wait(timeout=10)
 
 
-def test_a_real_profile_is_refused_for_now_with_a_clear_message(tmp_path: Path) -> None:
+def test_a_real_profile_without_sign_in_says_how_to_sign_in(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('default_profile = "prod"\n[profiles.prod]\ndataverse_url = "https://x.crm.dynamics.com"\n'
                       'tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"\n'
                       'client_id = "51f81489-12ee-4a9e-aaae-a2591f45987d"\n[profiles.prod.streamone]\naccount_id = 1\n')
-    result = run(env={"W365TUI_CONFIG": str(config)})
+    result = run(env={"W365TUI_CONFIG": str(config), "XDG_STATE_HOME": str(tmp_path / "state")})
     assert result.returncode == 2
-    assert "sandbox" in result.stderr and "Traceback" not in result.stderr
+    assert "run `w365tui login --profile prod`" in result.stderr and "Traceback" not in result.stderr
     unknown = run("--profile", "nope", env={"W365TUI_CONFIG": str(config)})
     assert unknown.returncode == 2 and "no profile named 'nope'" in unknown.stderr

@@ -31,7 +31,6 @@ MODULES = [
     "w365tui.work365",
     "w365tui.work365.schema",
     "w365tui.work365.gateway",
-    "w365tui.work365.preview",
     "w365tui.journal",
     "w365tui.doctor",
 ]

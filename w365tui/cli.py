@@ -150,10 +150,14 @@ def _tui(args: argparse.Namespace) -> int:
         print(f"w365tui: {error.args[0]}", file=sys.stderr)
         return 2
     if not profile.is_sandbox:
-        print(f"w365tui: profile {name!r} points at a real Work 365; signing in to it is not built yet. "
-              "Use the sandbox profile for now.", file=sys.stderr)
-        return 2
+        from w365tui.clients.auth import read_tokens
+        from w365tui.doctor import entra_store
+
+        if not read_tokens(entra_store(name)):
+            print(f"w365tui: not signed in to {profile.dataverse_url}; run `w365tui login --profile {name}`",
+                  file=sys.stderr)
+            return 2
     from w365tui.ui.app import W365App
 
-    W365App(profile_name=name, profile=profile).run()
+    W365App(profile_name=name, profile=profile, keymap=settings.keys, theme=settings.theme).run()
     return 0

@@ -199,6 +199,21 @@ class Work365:
                       filter=all_of(conditions) if conditions else None, orderby=[t.column("name")])
         return [self._provider_account(r) for r in await self.dv.rows(query, page_size)]
 
+    async def provider_account_rows(self, provider_id: UUID, page_size: int = 5000) -> list[tuple[ProviderAccount, str | None]]:
+        """Active provider accounts of a provider with the name of the CRM account each is mapped to."""
+        t = self.schema.table("provideraccount")
+        account = self.schema.table("account")
+        query = Query(t.entity_set, select=self._select("provideraccount", "name", "providerspecificid",
+                                                        lookups=("provider", "account")),
+                      filter=eq("statecode", 0) & eq(lookup_value(t.column("provider")), provider_id),
+                      orderby=[t.column("name")],
+                      expand=[Expand(t.nav("account"), select=[account.column("name")])])
+        rows = []
+        for row in await self.dv.rows(query, page_size):
+            mapped = row.get(t.nav("account")) or {}
+            rows.append((self._provider_account(row), mapped.get(account.column("name")) if mapped else None))
+        return rows
+
     def _bind(self, role: str, field_name: str, target_role: str, target_id: UUID | None) -> dict[str, Any]:
         nav = self.schema.table(role).nav(field_name)
         target = self.schema.table(target_role)

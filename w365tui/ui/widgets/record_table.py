@@ -71,8 +71,8 @@ class RecordTable(ScrollView, can_focus=True):
         Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="list.page_up"),
         Binding("home,g", "first", "First", show=False, id="list.first"),
         Binding("end,G", "last", "Last", show=False, id="list.last"),
-        Binding("enter", "select", "Open", id="list.select"),
-        Binding("s", "sort", "Sort", id="list.sort"),
+        Binding("enter", "select", "Open", show=False, id="list.select"),
+        Binding("s", "sort", "Sort", show=False, id="list.sort"),
         Binding("S", "reverse", "Reverse", show=False, id="list.reverse"),
     ]
 

@@ -1,0 +1,202 @@
+"""The provider accounts pane, driven by keys with Textual's pilot against the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Static
+
+from w365tui.ui.screens import AccountPickerScreen, ConfirmScreen, HelpScreen, PlanScreen
+from w365tui.ui.widgets.record_table import RecordTable
+
+from .conftest import Running, app_for
+
+pytestmark = pytest.mark.anyio
+
+
+def mapped_to(running: Running, name: str) -> str | None:
+    row = running.sandbox.store.conn.execute(
+        "SELECT a.name FROM work365_provideraccount p LEFT JOIN account a ON a.accountid = p.work365_account "
+        "WHERE p.work365_provideraccount_name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def table_text(table: RecordTable) -> list[str]:
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+async def filter_to(running: Running, text: str) -> None:
+    await running.press("slash", *list(text), "enter")
+
+
+async def test_the_list_shows_every_provider_account_with_its_state(running: Running) -> None:
+    expected = running.sandbox.store.conn.execute(
+        "SELECT COUNT(*) FROM work365_provideraccount p JOIN work365_provider v ON v.work365_providerid = p.work365_provider "
+        "WHERE v.work365_internalname = 'Providers.TechDataCspProvider' AND p.statecode = 0").fetchone()[0]
+    table = running.pane.table
+    assert table.total_count == expected == len(running.pane.rows)
+    subtitle = running.app.sub_title
+    assert subtitle.startswith("SANDBOX · org ") and " · user " in subtitle
+    status = str(running.app.query_one("#pa-status", Static).render())
+    assert f"{expected} accounts" in status and "unmapped" in status
+    assert running.app.focused is table
+
+
+async def test_filtering_reports_shown_of_total(running: Running) -> None:
+    await filter_to(running, "coho")
+    table = running.pane.table
+    assert table.shown_count == 2 and table.total_count > 2
+    assert f"2 of {table.total_count} shown" in str(running.app.query_one("#pa-status", Static).render())
+    await running.press("escape")
+    assert table.shown_count == table.total_count
+
+
+async def test_map_with_keys_writes_the_mapping_and_journals_it(running: Running) -> None:
+    await filter_to(running, "Contoso Ltd")
+    await running.until(lambda: running.pane.current is not None
+                        and running.pane.current.account.id in running.pane.suggestions)
+    await running.press("m")
+    await running.until(lambda: isinstance(running.app.screen, AccountPickerScreen))
+    picker = running.app.screen
+    rows = picker.query_one(RecordTable).visible_rows()
+    assert [r.cells[1] for r in rows][:2] == ["Contoso Ltd", "Contoso Limited"]
+    await running.press("enter")
+    await running.until(lambda: isinstance(running.app.screen, ConfirmScreen))
+    await running.press("y")
+    await running.until(lambda: mapped_to(running, "Contoso Ltd") == "Contoso Ltd")
+    await running.until(lambda: running.pane.current.account.is_mapped)
+    (plan,) = running.journal.plans().values()
+    assert plan.outcome == "committed" and "map 'Contoso Ltd'" in plan.description
+
+
+async def test_cancelling_the_confirm_writes_nothing(running: Running) -> None:
+    before = running.sandbox.store.canonical_dump()
+    await filter_to(running, "Northwind")
+    await running.press("m")
+    await running.until(lambda: isinstance(running.app.screen, AccountPickerScreen))
+    await running.press("enter")
+    await running.until(lambda: isinstance(running.app.screen, ConfirmScreen))
+    await running.press("n")
+    await running.pilot.pause(0.2)
+    assert running.sandbox.store.canonical_dump() == before
+    assert list(running.journal.records()) == []
+
+
+async def test_unmap_asks_first(running: Running) -> None:
+    await filter_to(running, "Southridge")
+    await running.press("u")
+    await running.until(lambda: isinstance(running.app.screen, ConfirmScreen))
+    await running.press("y")
+    await running.until(lambda: mapped_to(running, "Southridge Video") is None)
+
+
+async def test_a_row_changed_elsewhere_is_refused_and_reloaded(running: Running) -> None:
+    await filter_to(running, "Northwind")
+    store = running.sandbox.store
+    from w365tui.sandbox.schema import BY_LOGICAL
+
+    pa_id = running.pane.current.account.id
+    store.update(BY_LOGICAL["work365_provideraccount"], str(pa_id), {"work365_syncstatus": None})  # someone else wrote
+    await running.press("m")
+    await running.until(lambda: isinstance(running.app.screen, AccountPickerScreen))
+    await running.press("enter")
+    await running.until(lambda: isinstance(running.app.screen, ConfirmScreen))
+    await running.press("y")
+    await running.until(lambda: any(n.title == "Mapping refused" for n in running.app._notifications))
+    assert mapped_to(running, "Northwind Traders") is None
+    assert running.app.is_running
+
+
+async def test_sync_provider_accounts_previews_then_applies_idempotently(running: Running) -> None:
+    await running.press("a")
+    await running.until(lambda: isinstance(running.app.screen, PlanScreen))
+    assert [c[1] for c in running.app.screen.changes] == ["Litware Inc", "Trey Research"]
+    await running.press("y")
+    await running.until(lambda: "Litware Inc" in {r.account.name for r in running.pane.rows.values()})
+    assert mapped_to(running, "Trey Research") is None  # created, unmapped
+    await running.press("a")
+    await running.until(lambda: isinstance(running.app.screen, PlanScreen))
+    assert running.app.screen.changes == []
+    await running.press("escape")
+
+
+async def test_sync_subscriptions_for_a_mapped_account(running: Running) -> None:
+    store = running.sandbox.store
+    customer = store.conn.execute("SELECT id FROM ion_customer WHERE organization = 'Woodgrove Bank'").fetchone()[0]
+    store.conn.execute("UPDATE ion_subscription SET total_licenses = '8' WHERE customer_id = ? AND billing_term = 'P1M'",
+                       (customer,))
+    await filter_to(running, "Woodgrove")
+    await running.press("b")
+    await running.until(lambda: running.app.screen.__class__.__name__ == "ChoiceScreen")
+    await running.press("enter")
+    await running.until(lambda: isinstance(running.app.screen, PlanScreen))
+    assert [(c[0], c[2]) for c in running.app.screen.changes] == [("quantity", "5 → 8 (+3)")]
+    await running.press("y")
+    await running.until(lambda: store.conn.execute(
+        "SELECT COUNT(*) FROM work365_subscription s JOIN account a ON a.accountid = s.work365_subscription_customer "
+        "WHERE a.name = 'Woodgrove Bank' AND s.work365_quantity = 8").fetchone()[0] == 1)
+
+
+async def test_hostile_names_render_literally_in_list_detail_and_dialogs(running: Running) -> None:
+    table = running.pane.table
+    lines = "\n".join(table_text(table))
+    assert "[bold red]Evil[/] Corp" in lines
+    assert "\\x1b[31mRed Alert" in lines and "\x1b" not in lines
+    await filter_to(running, "evil")
+    detail = running.app.query_one("#pa-detail", Static).render()
+    assert "[bold red]Evil[/] Corp" in detail.plain
+    await running.press("m")
+    await running.until(lambda: isinstance(running.app.screen, AccountPickerScreen))
+    title = running.app.screen.query(Static).first().render()
+    assert "[bold red]Evil[/] Corp" in title.plain
+    await running.press("enter")
+    await running.until(lambda: isinstance(running.app.screen, ConfirmScreen))
+    body = "\n".join(s.render().plain for s in running.app.screen.query(Static))
+    assert body.count("[bold red]Evil[/] Corp") == 2  # provider account and CRM account, as typed
+
+
+async def test_help_lists_keys_with_their_binding_ids(running: Running) -> None:
+    await running.press("question_mark")
+    assert isinstance(running.app.screen, HelpScreen)
+    ids = {row[2] for row in running.app.screen.rows}
+    assert {"accounts.map", "accounts.unmap", "accounts.sync", "list.filter", "list.down", "app.quit"} <= ids
+    await running.press("escape")
+    assert not isinstance(running.app.screen, HelpScreen)
+
+
+async def test_command_palette_offers_what_fits_the_selection(running: Running) -> None:
+    await filter_to(running, "Fabrikam")
+    titles = {c.title for c in running.app.get_system_commands(running.app.screen)}
+    assert {"Unmap provider account", "Sync subscriptions", "Sync provider accounts"} <= titles
+    assert "Map provider account" not in titles
+    await filter_to(running, "Contoso Ltd")
+    titles = {c.title for c in running.app.get_system_commands(running.app.screen)}
+    assert "Map provider account" in titles and "Unmap provider account" not in titles
+
+
+async def test_long_work_can_be_cancelled_with_escape(running: Running) -> None:
+    running.sandbox.faults.add("latency", path="/customers$", delay=3)
+    await running.press("a")
+    await running.until(lambda: "Reading StreamOne customers" in str(running.app.query_one("#pa-status", Static).render()))
+    await running.press("escape")
+    await running.until(lambda: any(n.message == "Cancelled." for n in running.app._notifications))
+    assert not isinstance(running.app.screen, PlanScreen)
+
+
+async def test_a_failing_service_becomes_a_notification(running: Running) -> None:
+    running.sandbox.faults.add("status", path="work365_provideraccounts", status=400)
+    await running.press("r")
+    await running.until(lambda: any(n.severity == "error" for n in running.app._notifications))
+    assert running.app.is_running
+
+
+async def test_keys_can_be_remapped_by_binding_id(sandbox, tmp_path) -> None:
+    from w365tui.journal import Journal
+
+    app = app_for(sandbox, Journal(tmp_path / "j.jsonl"), keymap={"accounts.map": "M"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        state = Running(app, pilot, sandbox, Journal(tmp_path / "j.jsonl"))
+        await state.until(lambda: state.pane.rows)
+        await state.press("m")
+        assert not isinstance(app.screen, AccountPickerScreen)
+        await state.press("M")
+        await state.until(lambda: isinstance(app.screen, AccountPickerScreen))
