@@ -174,7 +174,7 @@ async def test_command_palette_offers_what_fits_the_selection(running: Running) 
 
 
 async def test_long_work_can_be_cancelled_with_escape(running: Running) -> None:
-    running.sandbox.faults.add("latency", path="/customers$", delay=3)
+    running.sandbox.faults.add("latency", path="/customers$", delay=10, times=1)
     await running.press("a")
     await running.until(lambda: "Reading StreamOne customers" in str(running.app.query_one("#pa-status", Static).render()))
     await running.press("escape")
