@@ -47,5 +47,5 @@ async def running(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Running]:
     app = app_for(sandbox, journal)
     async with app.run_test(size=(80, 24)) as pilot:
         state = Running(app, pilot, sandbox, journal)
-        await state.until(lambda: state.pane.rows and state.pane.profiles)
+        await state.until(lambda: state.pane.loaded and state.pane.tenants_loaded)
         yield state

@@ -378,7 +378,7 @@ def parse_orderby(entity: Entity, text: str, alias: str = "m") -> str:
         if attr is None:
             raise no_property(entity, words[0])
         direction = "DESC" if len(words) == 2 and words[1] == "desc" else "ASC"
-        collate = " COLLATE dv_ci" if attr.is_string else ""
+        collate = " COLLATE NOCASE" if attr.is_string else ""
         clauses.append(f'{alias}."{attr.logical_name}"{collate} {direction}')
     return ", ".join(clauses)
 

@@ -101,11 +101,6 @@ def _endswith(haystack: Any, needle: Any) -> int | None:
     return int(fold(haystack).endswith(fold(needle)))
 
 
-def _collate_ci(left: str, right: str) -> int:
-    a, b = fold(left), fold(right)
-    return (a > b) - (a < b)
-
-
 def utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -139,7 +134,6 @@ class Store:
         self.conn.create_function("dv_startswith", 2, _startswith, deterministic=True)
         self.conn.create_function("dv_endswith", 2, _endswith, deterministic=True)
         self.conn.create_function("dv_fold", 1, fold, deterministic=True)
-        self.conn.create_collation("dv_ci", _collate_ci)
         if self.path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -201,6 +201,11 @@ class Work365:
 
     async def provider_account_rows(self, provider_id: UUID, page_size: int = 5000) -> list[tuple[ProviderAccount, str | None]]:
         """Active provider accounts of a provider with the name of the CRM account each is mapped to."""
+        return [pair async for page in self.provider_account_pages(provider_id, page_size) for pair in page]
+
+    async def provider_account_pages(self, provider_id: UUID,
+                                     page_size: int = 5000) -> AsyncIterator[list[tuple[ProviderAccount, str | None]]]:
+        """``provider_account_rows`` a page at a time, so a long list can be shown as it arrives."""
         t = self.schema.table("provideraccount")
         account = self.schema.table("account")
         query = Query(t.entity_set, select=self._select("provideraccount", "name", "providerspecificid",
@@ -208,11 +213,12 @@ class Work365:
                       filter=eq("statecode", 0) & eq(lookup_value(t.column("provider")), provider_id),
                       orderby=[t.column("name")],
                       expand=[Expand(t.nav("account"), select=[account.column("name")])])
-        rows = []
-        for row in await self.dv.rows(query, page_size):
-            mapped = row.get(t.nav("account")) or {}
-            rows.append((self._provider_account(row), mapped.get(account.column("name")) if mapped else None))
-        return rows
+        async for page in self.dv.pages(query, page_size):
+            rows = []
+            for row in page.rows:
+                mapped = row.get(t.nav("account")) or {}
+                rows.append((self._provider_account(row), mapped.get(account.column("name")) if mapped else None))
+            yield rows
 
     def _bind(self, role: str, field_name: str, target_role: str, target_id: UUID | None) -> dict[str, Any]:
         nav = self.schema.table(role).nav(field_name)

@@ -72,16 +72,22 @@ class ProviderAccountsPane(Vertical):
     ]
 
     class Loaded(Message):
-        def __init__(self, provider: Provider, rows: list[AccountRow]) -> None:
+        """One page of rows; ``first`` starts a new list, ``complete`` ends it."""
+
+        def __init__(self, provider: Provider, rows: list[AccountRow], *, first: bool, complete: bool) -> None:
             super().__init__()
             self.provider = provider
             self.rows = rows
+            self.first = first
+            self.complete = complete
 
     class TenantsLoaded(Message):
-        def __init__(self, customers: dict[str, Customer], profiles: dict[str, CloudProfile | None]) -> None:
+        def __init__(self, customers: dict[str, Customer], profiles: dict[str, CloudProfile | None],
+                     complete: bool = False) -> None:
             super().__init__()
             self.customers = customers
             self.profiles = profiles
+            self.complete = complete
 
     def __init__(self) -> None:
         super().__init__(id="provider-accounts")
@@ -91,6 +97,8 @@ class ProviderAccountsPane(Vertical):
         self.customers: dict[str, Customer] = {}
         self.profiles: dict[str, CloudProfile | None] = {}
         self.suggestions: dict[UUID, list[Suggestion]] = {}
+        self.loaded = False
+        self.tenants_loaded = False
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Connecting…"), id="pa-status")
@@ -125,15 +133,31 @@ class ProviderAccountsPane(Vertical):
         gateway = self.session.gateway
         self.status("Loading provider accounts…")
         provider = provider or self.provider or await gateway.techdata_provider()
-        pairs = await gateway.provider_account_rows(provider.id)
-        self.post_message(self.Loaded(provider, [AccountRow(pa, name) for pa, name in pairs]))
+        count = 0
+        first = True
+        async for page in gateway.provider_account_pages(provider.id):
+            count += len(page)
+            self.post_message(self.Loaded(provider, [AccountRow(pa, name) for pa, name in page], first=first,
+                                          complete=False))
+            first = False
+            self.status(f"Loading provider accounts… {count:,} (esc cancels)")
+        self.post_message(self.Loaded(provider, [], first=first, complete=True))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         self.provider = message.provider
-        self.rows = {r.account.id: self._with_tenant(r) for r in message.rows}
+        page = {r.account.id: self._with_tenant(r) for r in message.rows}
+        if message.first:
+            self.loaded = False
+            self.rows = page
+            self.table.set_rows([self._table_row(r) for r in page.values()])
+        else:
+            self.rows.update(page)
+            self.table.append_rows([self._table_row(r) for r in page.values()])
+        if not message.complete:
+            return
+        self.loaded = True
         self.suggestions.clear()
-        self._refresh_table()
         self.show_counts()
         if not self.customers:
             self.load_tenants()
@@ -142,17 +166,18 @@ class ProviderAccountsPane(Vertical):
         key = row.account.provider_specific_id or ""
         return replace(row, customer=self.customers.get(key), profile=self.profiles.get(key))
 
+    @staticmethod
+    def _table_row(row: AccountRow) -> Row:
+        pa = row.account
+        domain = row.profile.customer_domain if row.profile and row.profile.customer_domain else ""
+        cells = ("●" if pa.is_mapped else "○", pa.name, pa.provider_specific_id or "", domain,
+                 row.crm_name or ("(unmapped)" if not pa.is_mapped else "(account not readable)"))
+        styles = ("green" if pa.is_mapped else "yellow", None, None, None, None if pa.is_mapped else "italic yellow")
+        return Row(pa.id, cells, styles, (pa.is_mapped, pa.name.casefold(), pa.provider_specific_id or "",
+                                          domain, (row.crm_name or "").casefold()))
+
     def _refresh_table(self) -> None:
-        rows = []
-        for row in self.rows.values():
-            pa = row.account
-            domain = row.profile.customer_domain if row.profile and row.profile.customer_domain else ""
-            cells = ("●" if pa.is_mapped else "○", pa.name, pa.provider_specific_id or "", domain,
-                     row.crm_name or ("(unmapped)" if not pa.is_mapped else "(account not readable)"))
-            styles = ("green" if pa.is_mapped else "yellow", None, None, None, None if pa.is_mapped else "italic yellow")
-            rows.append(Row(pa.id, cells, styles, (pa.is_mapped, pa.name.casefold(), pa.provider_specific_id or "",
-                                                   domain, (row.crm_name or "").casefold())))
-        self.table.set_rows(rows)
+        self.table.set_rows([self._table_row(r) for r in self.rows.values()])
         self._show_detail()
 
     @work(exclusive=True, exit_on_error=False, group="accounts-tenants")
@@ -175,7 +200,7 @@ class ProviderAccountsPane(Vertical):
             if index % 25 == 0 or index == len(wanted):
                 self.status(f"Reading tenants from StreamOne… {index} of {len(wanted)} (esc cancels)")
                 self.post_message(self.TenantsLoaded(customers, dict(profiles)))
-        self.post_message(self.TenantsLoaded(customers, profiles))
+        self.post_message(self.TenantsLoaded(customers, profiles, complete=True))
 
     @on(TenantsLoaded)
     def _tenants(self, message: TenantsLoaded) -> None:
@@ -183,7 +208,9 @@ class ProviderAccountsPane(Vertical):
         self.profiles = message.profiles
         self.rows = {key: self._with_tenant(row) for key, row in self.rows.items()}
         self._refresh_table()
-        self.show_counts()
+        if message.complete:
+            self.tenants_loaded = True
+            self.show_counts()
 
     def on_worker_state_changed(self, event: Any) -> None:
         from textual.worker import WorkerState
@@ -458,9 +485,10 @@ class ProviderAccountsPane(Vertical):
 
     def action_back(self) -> None:
         """esc: cancel long work, else close the filter and clear it."""
-        if any(w.group in ("accounts-long", "accounts-tenants") and w.is_running for w in self.workers):
-            self.workers.cancel_group(self, "accounts-long")
-            self.workers.cancel_group(self, "accounts-tenants")
+        long_groups = ("accounts-long", "accounts-tenants", "accounts-load")
+        if any(w.group in long_groups and w.is_running for w in self.workers):
+            for group in long_groups:
+                self.workers.cancel_group(self, group)
             self.show_counts()
             self.app.notify("Cancelled.")
             return

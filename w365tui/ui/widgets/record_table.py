@@ -121,6 +121,24 @@ class RecordTable(ScrollView, can_focus=True):
         self._resort()
         self._refilter(current)
 
+    def append_rows(self, rows: Sequence[Row]) -> None:
+        """Add rows at the end (as pages arrive) without rebuilding what is there."""
+        current = self.current_row.key if self.current_row else None
+        start = len(self._rows)
+        self._rows.extend(rows)
+        self._haystack.extend("\t".join(r.cells).casefold() for r in rows)
+        if self._sort_column is None:
+            self._order.extend(range(start, len(self._rows)))
+            needle = self._filter.casefold()
+            self._view.extend(i for i in range(start, len(self._rows)) if not needle or needle in self._haystack[i])
+            self.virtual_size = Size(self.size.width, len(self._view) + 1)
+            self.refresh()
+            if current is None and self._view:
+                self.cursor = 0
+            return
+        self._resort()
+        self._refilter(current)
+
     @property
     def rows(self) -> list[Row]:
         return self._rows
