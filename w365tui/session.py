@@ -67,18 +67,16 @@ async def open_session(profile_name: str, profile: Profile, *, sandbox_url: str 
             sandbox = Sandbox(store)
             await asyncio.to_thread(sandbox.start)
             url = sandbox.url
-        dataverse_url, ion_url, account_id, token = f"{url}/api/data/v9.2/", url, 100042, None
-        path = ion_store(profile_name)
-        if not read_tokens(path):
-            import httpx
+        dataverse_url, ion_url, token = f"{url}/api/data/v9.2/", url, None
+        # A sandbox may have been reset since the last run, killing any stored refresh token:
+        # take a fresh one from it, as an operator would from the StreamOne portal.
+        import httpx
 
-            async with httpx.AsyncClient(base_url=url) as http:
-                response = await http.post("/_sandbox/ion/refresh-token")
-                response.raise_for_status()
-                IonTokens.save_refresh_token(path, response.json()["refresh_token"])
-                account_id = int(response.json()["account_id"])
-        else:
-            account_id = int((await asyncio.to_thread(_sandbox_account, url)) or account_id)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            response = await http.post("/_sandbox/ion/refresh-token")
+            response.raise_for_status()
+            IonTokens.save_refresh_token(ion_store(profile_name), response.json()["refresh_token"])
+            account_id = int(response.json()["account_id"])
     else:
         from w365tui.doctor import endpoints, entra_sign_in
 
@@ -105,11 +103,3 @@ async def open_session(profile_name: str, profile: Profile, *, sandbox_url: str 
     return Session(profile_name, profile, dataverse, ion, gateway, str(who["UserId"]), str(who["OrganizationId"]),
                    sandbox)
 
-
-def _sandbox_account(url: str) -> int | None:
-    import httpx
-
-    try:
-        return int(httpx.get(f"{url}/_sandbox/health", timeout=10).json()["ion_account_id"])
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
-        return None

@@ -57,7 +57,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text("Keys", style="bold"), classes="title")
-            table = RecordTable([Column("key", "Key", 12), Column("action", "Does", 20, flex=1), Column("id", "Binding id", 22)])
+            table = RecordTable([Column("key", "Key", 9), Column("action", "Does", 12, flex=1),
+                                 Column("id", "Binding id", 28)])
             table.set_rows([Row(i, row) for i, row in enumerate(self.rows)])
             yield table
             yield Static(Text("Remap any key under [keys] in the settings file, by binding id. esc closes."),

@@ -214,7 +214,8 @@ class RecordTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, len(self._view) + 1)
 
     def _layout(self) -> None:
-        width = max(0, self.size.width - (1 if self.show_vertical_scrollbar else 0))
+        scrollbar = self.styles.scrollbar_size_vertical if len(self._view) + 1 > self.size.height else 0
+        width = max(0, self.size.width - scrollbar)
         gaps = len(self.columns) - 1
         fixed = sum(c.width for c in self.columns)
         spare = max(0, width - fixed - gaps)
@@ -233,6 +234,7 @@ class RecordTable(ScrollView, can_focus=True):
         width = self.size.width
         base = self.rich_style
         if y == 0:
+            self._layout()  # the scrollbar may have come or gone with the rows
             header = self.get_component_rich_style("record-table--header")
             segments = self._cells([c.label for c in self.columns], base + header, None)
             return Strip(segments).crop_extend(0, width, base + header)

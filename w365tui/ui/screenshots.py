@@ -1,0 +1,123 @@
+"""Render SVG screenshots of each pane from a fresh demo sandbox.
+
+    python -m w365tui.ui.screenshots [--out screenshots] [--size 120x40]
+
+The same scenes back the snapshot tests, so what the README shows is what the tests check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from w365tui.journal import Journal
+from w365tui.sandbox.host import Sandbox
+from w365tui.settings import Profile
+from w365tui.ui.app import W365App
+from w365tui.ui.panes.provider_accounts import ProviderAccountsPane
+from w365tui.ui.screens import AccountPickerScreen, PlanScreen
+
+Scene = Callable[[W365App, object], Awaitable[None]]
+
+
+async def _until(pilot: object, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not reach the scene in time")
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+async def _ready(app: W365App, pilot: object) -> None:
+    pane = app.query_one(ProviderAccountsPane)
+    await _until(pilot, lambda: pane.loaded and pane.tenants_loaded)
+    await _until(pilot, lambda: pane.current is not None and (pane.current.account.is_mapped
+                                                              or pane.current.account.id in pane.suggestions))
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def _press(pilot: object, *keys: str) -> None:
+    await pilot.press(*keys)  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def provider_accounts(app: W365App, pilot: object) -> None:
+    await _ready(app, pilot)
+    await _press(pilot, "j", "j")
+    pane = app.query_one(ProviderAccountsPane)
+    await _until(pilot, lambda: pane.current is not None and pane.current.account.id in pane.suggestions)
+
+
+async def map_dialog(app: W365App, pilot: object) -> None:
+    await _ready(app, pilot)
+    await _press(pilot, "slash", *"Contoso Ltd", "enter")
+    pane = app.query_one(ProviderAccountsPane)
+    await _until(pilot, lambda: pane.current is not None and pane.current.account.id in pane.suggestions)
+    await _press(pilot, "m")
+    await _until(pilot, lambda: isinstance(app.screen, AccountPickerScreen))
+    await pilot.pause(0.1)  # type: ignore[attr-defined]
+
+
+async def sync_preview(app: W365App, pilot: object) -> None:
+    await _ready(app, pilot)
+    await _press(pilot, "a")
+    await _until(pilot, lambda: isinstance(app.screen, PlanScreen))
+
+
+async def help_screen(app: W365App, pilot: object) -> None:
+    await _ready(app, pilot)
+    await _press(pilot, "question_mark")
+
+
+def _pane(number: str) -> Scene:
+    async def scene(app: W365App, pilot: object) -> None:
+        await _ready(app, pilot)
+        await _press(pilot, number)
+
+    return scene
+
+
+SCENES: dict[str, Scene] = {
+    "1-provider-accounts": provider_accounts,
+    "1-map-dialog": map_dialog,
+    "1-sync-preview": sync_preview,
+    "2-subscriptions": _pane("2"),
+    "3-license-change-logs": _pane("3"),
+    "4-reports": _pane("4"),
+    "help": help_screen,
+}
+
+
+async def capture(scene: str, size: tuple[int, int], journal_dir: Path | None = None) -> str:
+    """The SVG of one scene at ``size``, from a fresh demo sandbox."""
+    journal_dir = journal_dir or Path(tempfile.mkdtemp())
+    with Sandbox.in_memory(seed=1) as sandbox:
+        app = W365App("sandbox", Profile(kind="sandbox"), sandbox_url=sandbox.url,
+                      journal=Journal(journal_dir / "journal.jsonl"))
+        async with app.run_test(size=size) as pilot:
+            await SCENES[scene](app, pilot)
+            svg = app.export_screenshot(title=f"w365tui — {scene}")
+        sandbox.store.close()
+    return svg
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("--size", default="120x40", help="COLUMNSxROWS")
+    args = parser.parse_args()
+    width, height = (int(n) for n in args.size.lower().split("x"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for scene in SCENES:
+        svg = asyncio.run(capture(scene, (width, height)))
+        path = args.out / f"{scene}.svg"
+        path.write_text(svg, encoding="utf-8")
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
