@@ -200,3 +200,33 @@ async def test_keys_can_be_remapped_by_binding_id(sandbox, tmp_path) -> None:
         assert not isinstance(app.screen, AccountPickerScreen)
         await state.press("M")
         await state.until(lambda: isinstance(app.screen, AccountPickerScreen))
+
+
+async def test_copy_id_uses_the_clipboard(running: Running) -> None:
+    await filter_to(running, "Fabrikam")
+    await running.press("c")
+    assert running.app.clipboard == str(running.pane.current.account.id)
+
+
+async def test_ansi_theme_and_unknown_theme(sandbox, tmp_path) -> None:
+    from w365tui.journal import Journal
+
+    app = app_for(sandbox, Journal(tmp_path / "j.jsonl"), theme="ansi-dark")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.theme == "ansi-dark"
+    app = app_for(sandbox, Journal(tmp_path / "j.jsonl"), theme="no-such-theme")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.theme != "no-such-theme"
+        assert any("Unknown theme 'no-such-theme'" in n.message for n in app._notifications)
+
+
+async def test_no_color_is_honoured(sandbox, tmp_path, monkeypatch) -> None:
+    from w365tui.journal import Journal
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_for(sandbox, Journal(tmp_path / "j.jsonl"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.no_color
