@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from urllib.parse import urlsplit
-from uuid import UUID
 
 from w365tui.domain.models import Account
 
@@ -137,10 +136,3 @@ def search_terms(name: str) -> list[str]:
     """Words to narrow a server-side ``contains`` search by, longest first."""
     words = [w for w in normalise_name(name).split() if len(w) >= 3 and w not in _STOP_WORDS]
     return sorted(dict.fromkeys(words), key=len, reverse=True)[:3]
-
-
-def candidates_from(accounts: Sequence[Account], contacts: Mapping[UUID, str] | None = None,
-                    tenant_ids: Mapping[UUID, frozenset[str]] | None = None,
-                    mapped: Mapping[UUID, int] | None = None) -> list[Candidate]:
-    contacts, tenant_ids, mapped = contacts or {}, tenant_ids or {}, mapped or {}
-    return [Candidate(a, contacts.get(a.id), tenant_ids.get(a.id, frozenset()), mapped.get(a.id, 0)) for a in accounts]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -569,7 +568,3 @@ def seed(store: Store, seed: int = 1, scale: int | None = None) -> None:
             "INSERT INTO ion_refresh_token (token, account_id, issued_at, expires_at, used) VALUES (?, ?, ?, ?, 0)",
             (token, ION_ACCOUNT_ID, 0.0, 4102444800.0),
         )
-
-
-def demo_names() -> Iterable[str]:
-    return (d.org for d in DEMO)

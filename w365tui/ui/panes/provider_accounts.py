@@ -20,7 +20,7 @@ from w365tui.domain.matching import Suggestion, Tenant, rank
 from w365tui.domain.models import Provider, ProviderAccount
 from w365tui.domain.streamone import CloudProfile, Customer
 from w365tui.ui.screens import AccountPickerScreen, ChoiceScreen, ConfirmScreen, PlanScreen
-from w365tui.ui.text import literal, visible
+from w365tui.ui.text import visible
 from w365tui.ui.widgets.record_table import Column, RecordTable, Row
 
 if TYPE_CHECKING:
@@ -507,7 +507,3 @@ class ProviderAccountsPane(Vertical):
 
     def focus_list(self) -> None:
         self.table.focus()
-
-    def literal_name(self) -> Text:
-        row = self.current
-        return literal(row.account.name if row else "")

@@ -7,7 +7,7 @@ it becomes plain segments, never markup, and control characters are shown as ``\
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -275,13 +275,6 @@ class RecordTable(ScrollView, can_focus=True):
         elif self.cursor >= top + body:
             self.scroll_to(y=self.cursor - body + 1, animate=False)
 
-    def move_cursor_to_key(self, key: Any) -> bool:
-        for position, index in enumerate(self._view):
-            if self._rows[index].key == key:
-                self.cursor = position
-                return True
-        return False
-
     def action_cursor(self, step: int) -> None:
         if self._view:
             self.cursor = max(0, min(len(self._view) - 1, self.cursor + step))
@@ -316,6 +309,3 @@ class RecordTable(ScrollView, can_focus=True):
         row = self.scroll_offset.y + event.y - 1
         if event.y >= 1 and 0 <= row < len(self._view):
             self.cursor = row
-
-
-RowBuilder = Callable[[Any], Row]
