@@ -211,6 +211,9 @@ class ProviderAccountsPane(Vertical):
         if message.complete:
             self.tenants_loaded = True
             self.show_counts()
+            # suggestions made before the tenant's domain was known are weaker: make them again
+            self.suggestions.clear()
+            self._highlighted()
 
     def on_worker_state_changed(self, event: Any) -> None:
         from textual.worker import WorkerState
@@ -276,8 +279,10 @@ class ProviderAccountsPane(Vertical):
         await asyncio.sleep(0.15)  # the cursor may be passing by
         candidates = await self.session.gateway.suggestion_candidates(row.tenant, self.provider.id)
         suggestions = rank(row.tenant, candidates)
-        self.suggestions[row.account.id] = suggestions
-        self._show_detail()
+        latest = self.rows.get(row.account.id)
+        if latest is not None and latest.tenant == row.tenant:  # not outdated by tenant data meanwhile
+            self.suggestions[row.account.id] = suggestions
+            self._show_detail()
         return suggestions
 
     # -- actions -----------------------------------------------------------------------------

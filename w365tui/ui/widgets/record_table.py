@@ -78,7 +78,7 @@ class RecordTable(ScrollView, can_focus=True):
 
     cursor = reactive(0, always_update=True)
 
-    class Highlighted(Message):
+    class _RowMessage(Message):
         def __init__(self, table: RecordTable, row: Row | None) -> None:
             super().__init__()
             self.table = table
@@ -88,15 +88,13 @@ class RecordTable(ScrollView, can_focus=True):
         def control(self) -> RecordTable:
             return self.table
 
-    class Selected(Message):
-        def __init__(self, table: RecordTable, row: Row) -> None:
-            super().__init__()
-            self.table = table
-            self.row = row
+    class Highlighted(_RowMessage):
+        """The cursor moved to ``row`` (None when the list is empty)."""
 
-        @property
-        def control(self) -> RecordTable:
-            return self.table
+    class Selected(_RowMessage):
+        """Enter was pressed on ``row``."""
+
+        row: Row
 
     def __init__(self, columns: Sequence[Column], *, empty: str = "Nothing to show.", name: str | None = None,
                  id: str | None = None, classes: str | None = None) -> None:
