@@ -31,6 +31,7 @@ class Session:
     gateway: Work365
     user_id: str
     organization_id: str
+    user_name: str | None = None
     sandbox: Any = None  # the in-process sandbox, when this session started one
     _closed: bool = field(default=False, repr=False)
 
@@ -92,6 +93,7 @@ async def open_session(profile_name: str, profile: Profile, *, sandbox_url: str 
                     max_concurrency=profile.streamone_concurrency)
     try:
         who = await dataverse.whoami()
+        user_name = await dataverse.user_name(str(who["UserId"]))
         gateway = await Work365.connect(dataverse, profile.schema_map, cache_root=cache_dir(), journal=journal,
                                         profile=profile_name)
     except BaseException:
@@ -101,5 +103,5 @@ async def open_session(profile_name: str, profile: Profile, *, sandbox_url: str 
             await asyncio.to_thread(sandbox.stop)
         raise
     return Session(profile_name, profile, dataverse, ion, gateway, str(who["UserId"]), str(who["OrganizationId"]),
-                   sandbox)
+                   user_name, sandbox)
 

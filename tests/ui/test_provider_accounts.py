@@ -35,7 +35,7 @@ async def test_the_list_shows_every_provider_account_with_its_state(running: Run
     table = running.pane.table
     assert table.total_count == expected == len(running.pane.rows)
     subtitle = running.app.sub_title
-    assert subtitle.startswith("SANDBOX · org ") and " · user " in subtitle
+    assert subtitle.startswith("SANDBOX · org ") and subtitle.endswith(" · Sandbox Operator")
     status = str(running.app.query_one("#pa-status", Static).render())
     assert f"{expected} accounts" in status and "unmapped" in status
     assert running.app.focused is table

@@ -24,6 +24,7 @@ from w365tui.clients.http import (
     ProtocolError,
     RetryPolicy,
     ServiceClient,
+    ServiceError,
     require,
 )
 
@@ -443,6 +444,15 @@ class DataverseClient:
         for name in ("UserId", "OrganizationId"):
             require(info, payload, name, str)
         return payload
+
+    async def user_name(self, user_id: str) -> str | None:
+        """The signed-in user's full name, or None when it cannot be read."""
+        try:
+            row = await self.get("systemusers", user_id, ["fullname"])
+        except (ServiceError, ProtocolError, ValueError):
+            return None  # someone who may not read users can still work
+        name = row.get("fullname") if row else None
+        return name if isinstance(name, str) and name else None
 
     async def pages(self, query: Query, page_size: int = MAX_PAGE_SIZE,
                     annotations: bool = False) -> AsyncIterator[Page]:

@@ -281,6 +281,21 @@ def _entities() -> tuple[Entity, ...]:
             object_type_code=2,
         ),
         Entity(
+            "systemuser",
+            "systemusers",
+            "systemuserid",
+            "fullname",
+            (
+                _guid("systemuserid"),
+                _str("fullname", 200),
+                _str("domainname", 1024),
+                _str("internalemailaddress", 100),
+                *_system(),
+            ),
+            display_name="User",
+            object_type_code=8,
+        ),
+        Entity(
             "task",
             "tasks",
             "activityid",

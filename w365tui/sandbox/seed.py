@@ -232,6 +232,10 @@ class _Context:
 
 
 def _reference_data(book: _Book) -> _Context:
+    from w365tui.sandbox.dataverse import USER_ID
+
+    book.add("systemuser", {"systemuserid": USER_ID, "fullname": "Sandbox Operator",
+                            "domainname": "operator@sandbox.example", "internalemailaddress": "operator@sandbox.example"})
     currencies = {}
     for code, name, symbol in (("USD", "US Dollar", "$"), ("EUR", "Euro", "€"), ("GBP", "Pound Sterling", "£"),
                                ("SEK", "Swedish Krona", "kr")):

@@ -77,7 +77,7 @@ class W365App(App[None]):
             parts.append("READ-ONLY")
         if session is not None:
             parts.append(f"org {session.organization_id[:8]}")
-            parts.append(f"user {session.user_id[:8]}")
+            parts.append(session.user_name or f"user {session.user_id[:8]}")
         else:
             parts.append("connecting…")
         return " · ".join(parts)
