@@ -82,7 +82,9 @@ def test_map_an_unmapped_provider_account_with_keys_only(tmp_path: Path) -> None
     try:
         terminal.start(str(BINARY))
         terminal.wait_for("14 unmapped")
+        terminal.wait_for("Suggested:")  # tenants from StreamOne are in
         terminal.keys("/")
+        terminal.wait_for("filter: type to narrow")
         terminal.keys("Contoso Ltd", literal=True)
         terminal.keys("Enter")
         terminal.wait_for("1 of 29 shown")

@@ -230,3 +230,16 @@ async def test_no_color_is_honoured(sandbox, tmp_path, monkeypatch) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.no_color
+
+
+async def test_every_list_filters_with_slash(running: Running) -> None:
+    await running.press("question_mark")
+    help_table = running.app.screen.query_one(RecordTable)
+    total = help_table.shown_count
+    await running.press("slash", *"accounts.")
+    assert 0 < help_table.shown_count < total
+    assert all(row.cells[2].startswith("accounts.") for row in help_table.visible_rows())
+    await running.press("escape")  # clears the filter first
+    assert help_table.shown_count == total
+    await running.press("escape")  # then closes the help
+    assert not isinstance(running.app.screen, HelpScreen)

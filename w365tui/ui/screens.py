@@ -20,6 +20,7 @@ from textual.widgets import Input, Static
 from w365tui.domain.matching import Suggestion
 from w365tui.domain.models import Account
 from w365tui.ui.text import literal, visible
+from w365tui.ui.widgets.filtered_list import FilteredList
 from w365tui.ui.widgets.record_table import Column, RecordTable, Row
 
 MODAL_CSS = """
@@ -32,6 +33,7 @@ MODAL_CSS = """
 {name} .warning {{ color: $warning; }}
 {name} .keys {{ color: $text-muted; margin-top: 1; }}
 {name} RecordTable {{ height: auto; max-height: 16; min-height: 3; }}
+{name} FilteredList {{ height: auto; }}
 """
 
 
@@ -60,9 +62,12 @@ class HelpScreen(ModalScreen[None]):
             table = RecordTable([Column("key", "Key", 9), Column("action", "Does", 12, flex=1),
                                  Column("id", "Binding id", 28)])
             table.set_rows([Row(i, row) for i, row in enumerate(self.rows)])
-            yield table
-            yield Static(Text("Remap any key under [keys] in the settings file, by binding id. esc closes."),
-                         classes="keys")
+            yield FilteredList(table)
+            yield Static(Text("/ filter · remap any key under [keys] in the settings file, by binding id · "
+                              "esc closes"), classes="keys")
+
+    def on_mount(self) -> None:
+        self.query_one(RecordTable).focus()
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -116,7 +121,7 @@ class PlanScreen(ModalScreen[bool]):
                 table = RecordTable([Column("change", "Change", 10), Column("what", "What", 20, flex=2),
                                      Column("detail", "Detail", 16, flex=1)])
                 table.set_rows([Row(i, c) for i, c in enumerate(self.changes)])
-                yield table
+                yield FilteredList(table)
             if self.read_only:
                 yield Static(Text("This profile is read-only: nothing can be applied."), classes="warning")
                 yield Static(Text("esc close"), classes="keys")
@@ -233,8 +238,8 @@ class ChoiceScreen(ModalScreen[Any]):
             yield Static(literal(self.title_text, style="bold"), classes="title")
             table = RecordTable(self.columns)
             table.set_rows(self.rows)
-            yield table
-            yield Static(Text("enter choose · esc cancel"), classes="keys")
+            yield FilteredList(table)
+            yield Static(Text("enter choose · / filter · esc cancel"), classes="keys")
 
     def on_mount(self) -> None:
         self.query_one(RecordTable).focus()

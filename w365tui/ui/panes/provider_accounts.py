@@ -14,13 +14,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from w365tui.domain.matching import Suggestion, Tenant, rank
 from w365tui.domain.models import Provider, ProviderAccount
 from w365tui.domain.streamone import CloudProfile, Customer
 from w365tui.ui.screens import AccountPickerScreen, ChoiceScreen, ConfirmScreen, PlanScreen
 from w365tui.ui.text import visible
+from w365tui.ui.widgets.filtered_list import FilteredList
 from w365tui.ui.widgets.record_table import Column, RecordTable, Row
 
 if TYPE_CHECKING:
@@ -56,15 +57,12 @@ class ProviderAccountsPane(Vertical):
     ProviderAccountsPane { height: 1fr; }
     ProviderAccountsPane #pa-status { height: 1; padding: 0 1; color: $text-muted; }
     ProviderAccountsPane #pa-detail { height: 5; border-top: solid $primary 50%; padding: 0 1; }
-    ProviderAccountsPane #pa-filter { display: none; height: 3; }
-    ProviderAccountsPane #pa-filter.open { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "map", "Map", id="accounts.map"),
         Binding("u", "unmap", "Unmap", id="accounts.unmap"),
         Binding("a", "sync_accounts", "Sync accts", id="accounts.sync"),
         Binding("b", "sync_subscriptions", "Sync subs", id="accounts.sync_subscriptions"),
-        Binding("slash", "filter", "Filter", id="list.filter"),
         Binding("p", "choose_provider", "Provider", show=False, id="accounts.provider"),
         Binding("c", "copy_id", "Copy id", show=False, id="accounts.copy"),
         Binding("r", "reload", "Reload", show=False, id="accounts.reload"),
@@ -102,8 +100,8 @@ class ProviderAccountsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Connecting…"), id="pa-status")
-        yield RecordTable(COLUMNS, id="pa-table", empty="No provider accounts on this provider.")
-        yield Input(placeholder="filter: type to narrow the list, enter keeps it, esc clears", id="pa-filter")
+        yield FilteredList(RecordTable(COLUMNS, id="pa-table", empty="No provider accounts on this provider."),
+                           fill=True, id="pa-list")
         yield Static(Text(""), id="pa-detail")
 
     # -- status ------------------------------------------------------------------------------
@@ -472,24 +470,13 @@ class ProviderAccountsPane(Vertical):
         self.customers.clear()
         self.load()
 
-    # -- filter ------------------------------------------------------------------------------
-    def action_filter(self) -> None:
-        box = self.query_one("#pa-filter", Input)
-        box.add_class("open")
-        box.focus()
-
-    @on(Input.Changed, "#pa-filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.table.set_filter(event.value)
+    # -- filter and esc -----------------------------------------------------------------------
+    @on(FilteredList.Changed, "#pa-list")
+    def _filter_changed(self) -> None:
         self.show_counts()
 
-    @on(Input.Submitted, "#pa-filter")
-    def _filter_kept(self) -> None:
-        self.query_one("#pa-filter", Input).remove_class("open")
-        self.table.focus()
-
     def action_back(self) -> None:
-        """esc: cancel long work, else close the filter and clear it."""
+        """esc: cancel long work, else clear the filter."""
         long_groups = ("accounts-long", "accounts-tenants", "accounts-load")
         if any(w.group in long_groups and w.is_running for w in self.workers):
             for group in long_groups:
@@ -497,18 +484,8 @@ class ProviderAccountsPane(Vertical):
             self.show_counts()
             self.app.notify("Cancelled.")
             return
-        box = self.query_one("#pa-filter", Input)
-        if box.value or box.has_class("open"):
-            box.value = ""
-            box.remove_class("open")
-            self.table.set_filter("")
+        if self.query_one(FilteredList).clear_filter():
             self.show_counts()
-        self.table.focus()
-
-    def on_key(self, event: Any) -> None:
-        if event.key == "escape" and self.query_one("#pa-filter", Input).has_focus:
-            event.stop()
-            self.action_back()
 
     def focus_list(self) -> None:
         self.table.focus()
