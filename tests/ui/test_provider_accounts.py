@@ -243,3 +243,19 @@ async def test_every_list_filters_with_slash(running: Running) -> None:
     assert help_table.shown_count == total
     await running.press("escape")  # then closes the help
     assert not isinstance(running.app.screen, HelpScreen)
+
+
+async def test_tenants_beyond_the_preload_are_read_when_the_cursor_arrives(sandbox, tmp_path, monkeypatch) -> None:
+    from w365tui.journal import Journal
+    from w365tui.ui.panes import provider_accounts
+
+    monkeypatch.setattr(provider_accounts, "TENANT_PRELOAD", 2)
+    app = app_for(sandbox, Journal(tmp_path / "j.jsonl"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        state = Running(app, pilot, sandbox, Journal(tmp_path / "j.jsonl"))
+        await state.until(lambda: state.pane.loaded and state.pane.tenants_loaded)
+        assert len(state.pane.profiles) == 2
+        await filter_to(state, "Woodgrove")
+        key = state.pane.current.account.provider_specific_id
+        await state.until(lambda: key in state.pane.profiles)
+        assert state.pane.current.profile.customer_domain == "woodgrovebank.com"

@@ -429,11 +429,11 @@ class Work365:
         """Apply operations as changesets, journalled before the first and around each one."""
         journal = journal or self.journal
         profile = self.profile
+        chunks = chunk_operations(operations, size)  # refuse a malformed plan before journalling it
         plan_id = journal.begin(profile=profile, description=description, rows=touched,
                                 operations=[{"method": o.method, "url": o.url, "body": o.body,
                                              "headers": {k: v for k, v in o.headers.items() if k.lower() == "if-match"},
                                              "content_id": o.content_id} for o in operations])
-        chunks = chunk_operations(operations, size)
         outcomes: list[ChangesetOutcome] = []
         for index, chunk in enumerate(chunks):
             if outcomes and outcomes[-1].state != "committed":

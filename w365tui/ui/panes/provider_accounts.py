@@ -43,6 +43,8 @@ class AccountRow:
                       email=self.customer.customer_email if self.customer else None)
 
 
+TENANT_PRELOAD = 500
+
 COLUMNS = [
     Column("state", "", 1),
     Column("name", "Provider account", 16, flex=3),
@@ -80,12 +82,15 @@ class ProviderAccountsPane(Vertical):
             self.complete = complete
 
     class TenantsLoaded(Message):
+        """Tenants read so far; ``complete`` ends the preload, ``single`` names a tenant read alone."""
+
         def __init__(self, customers: dict[str, Customer], profiles: dict[str, CloudProfile | None],
-                     complete: bool = False) -> None:
+                     complete: bool = False, single: str | None = None) -> None:
             super().__init__()
             self.customers = customers
             self.profiles = profiles
             self.complete = complete
+            self.single = single
 
     def __init__(self) -> None:
         super().__init__(id="provider-accounts")
@@ -189,12 +194,17 @@ class ProviderAccountsPane(Vertical):
             customers[customer.id] = customer
             if len(customers) % 500 == 0:
                 self.status(f"Reading StreamOne customers… {len(customers)} (esc cancels)")
-        wanted = [r.account.provider_specific_id for r in sorted(self.rows.values(), key=lambda r: r.account.is_mapped)
+        # Tenants matter most for matching: the unmapped accounts first, a bounded number of
+        # them (one request each); any other row's tenant is read when the cursor reaches it.
+        unmapped = [r for r in self.rows.values() if not r.account.is_mapped]
+        mapped = [r for r in self.rows.values() if r.account.is_mapped]
+        wanted = [r.account.provider_specific_id for r in (unmapped + mapped)[:TENANT_PRELOAD]
                   if r.account.provider_specific_id in customers]
-        profiles: dict[str, CloudProfile | None] = {}
+        profiles: dict[str, CloudProfile | None] = dict(self.profiles)
         for index, customer_id in enumerate(wanted, start=1):
             assert customer_id is not None
-            profiles[customer_id] = (await ion.cloud_profiles(customer_id)).profile(short_name)
+            if customer_id not in profiles:
+                profiles[customer_id] = (await ion.cloud_profiles(customer_id)).profile(short_name)
             if index % 25 == 0 or index == len(wanted):
                 self.status(f"Reading tenants from StreamOne… {index} of {len(wanted)} (esc cancels)")
                 self.post_message(self.TenantsLoaded(customers, dict(profiles)))
@@ -206,11 +216,16 @@ class ProviderAccountsPane(Vertical):
         self.profiles = message.profiles
         self.rows = {key: self._with_tenant(row) for key, row in self.rows.items()}
         self._refresh_table()
+        # suggestions made before the tenant's domain was known are weaker: make them again
         if message.complete:
             self.tenants_loaded = True
             self.show_counts()
-            # suggestions made before the tenant's domain was known are weaker: make them again
             self.suggestions.clear()
+            self._highlighted()
+        elif message.single is not None:
+            for row in self.rows.values():
+                if row.account.provider_specific_id == message.single:
+                    self.suggestions.pop(row.account.id, None)
             self._highlighted()
 
     def on_worker_state_changed(self, event: Any) -> None:
@@ -228,8 +243,22 @@ class ProviderAccountsPane(Vertical):
     def _highlighted(self) -> None:
         self._show_detail()
         row = self.current
-        if row is not None and not row.account.is_mapped and row.account.id not in self.suggestions:
+        if row is None:
+            return
+        key = row.account.provider_specific_id
+        if self.tenants_loaded and key in self.customers and key not in self.profiles:
+            self.load_tenant(key)
+        elif not row.account.is_mapped and row.account.id not in self.suggestions:
             self.suggest(row)
+
+    @work(exclusive=True, exit_on_error=False, group="accounts-tenant")
+    async def load_tenant(self, customer_id: str) -> None:
+        """The tenant of the row under the cursor, when the preload did not reach it."""
+        assert self.session is not None
+        await asyncio.sleep(0.15)  # the cursor may be passing by
+        short_name = self.session.profile.streamone.cloud_profile_short_name if self.session.profile.streamone else "Microsoft"
+        profile = (await self.session.ion.cloud_profiles(customer_id)).profile(short_name)
+        self.post_message(self.TenantsLoaded(self.customers, {**self.profiles, customer_id: profile}, single=customer_id))
 
     @property
     def current(self) -> AccountRow | None:
