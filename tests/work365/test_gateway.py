@@ -189,3 +189,11 @@ async def test_suggestions_for_the_demo_cases(gateway: Work365) -> None:
     coho_tenant = Tenant("Coho Winery", domain="cohowinery.com")
     coho = rank(coho_tenant, await gateway.suggestion_candidates(coho_tenant, provider.id))
     assert coho[0].warnings == ("already mapped to 2 provider accounts of this provider",)
+
+
+async def test_a_malformed_plan_is_refused_before_it_is_journalled(gateway: Work365, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.jsonl")
+    operations = [Operation("POST", "accounts", {"name": "a"}, content_id="1"), Operation("PATCH", "$1", {"name": "b"})]
+    with pytest.raises(ValueError, match=r"\$1"):
+        await gateway.apply(operations, journal=journal, description="split reference", touched=[], size=1)
+    assert list(journal.records()) == []
