@@ -197,3 +197,34 @@ async def test_a_malformed_plan_is_refused_before_it_is_journalled(gateway: Work
     with pytest.raises(ValueError, match=r"\$1"):
         await gateway.apply(operations, journal=journal, description="split reference", touched=[], size=1)
     assert list(journal.records()) == []
+
+
+async def test_create_lcls_left_awaiting_are_settled_not_applicable(gateway: Work365, ion_client, sandbox: Sandbox,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+
+    from w365tui.sandbox.schema import option_value
+
+    provider = await gateway.techdata_provider()
+    account = (await gateway.search_accounts("Southridge"))[0]
+    contract = (await gateway.billing_contracts(account.id))[0]
+    pa = next(a for a in await gateway.provider_accounts(provider.id) if a.name == "Southridge Video")
+    customer_id = int(pa.provider_specific_id or 0)
+    sandbox.store.conn.execute(
+        "INSERT INTO ion_subscription (id, customer_id, subscription_id, name, total_licenses, status, sku_display_name, "
+        "billing_cycle, billing_term, start_date) VALUES (9999002, ?, 'guid-settle', 'Teams', '2', 'active', "
+        "'Teams Essentials', 'monthly', 'P1M', '2025-02-01T00:00:00Z')", (customer_id,))
+    # A service that writes the Create LCL awaiting provisioning, as a real org might:
+    awaiting = option_value("work365_licensechangelog", "work365_provisioningstatus", "Awaiting Provisioning")
+    from w365tui.sandbox import dataverse
+
+    monkeypatch.setattr(dataverse, "PROV_NOT_APPLICABLE", awaiting)
+    plan = await gateway.subscription_sync_plan(account.id, contract.id, provider,
+                                                [s async for s in ion_client.subscriptions(str(customer_id))])
+    settled = await gateway.apply_subscription_sync(plan, account_id=account.id, provider_id=provider.id,
+                                                    provider_account_id=pa.id, today=date(2025, 3, 1),
+                                                    description="sync")
+    monkeypatch.undo()
+    assert settled == 1
+    pairs = {s.provider_subscription_id: lcls for s, lcls in await gateway.subscriptions(account_id=account.id)}
+    assert [lcl.provisioning_status for lcl in pairs["guid-settle"]] == [ProvisioningStatus.NOT_APPLICABLE]

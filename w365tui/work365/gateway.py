@@ -25,6 +25,7 @@ from w365tui.clients.odata import (
     eq,
     etag_of,
     lookup_value,
+    ne,
 )
 from w365tui.domain.enums import LclEvent, LclStatus, ProviderType, ProvisioningStatus, RecordState
 from w365tui.domain.matching import Candidate, Tenant, domain_of, search_terms
@@ -422,6 +423,55 @@ class Work365:
             touched.append(TouchedRow(sub.entity_set, str(current.id), {sub.column("quantity"): current.quantity},
                                       current.etag))
         return operations, touched
+
+    async def settle_create_lcls(self, subscription_ids: Sequence[UUID]) -> int:
+        """Make sure the Create LCLs of subscriptions just synced from the provider are Not
+        Applicable: one left Awaiting Provisioning would order the licences again at the provider.
+
+        Returns how many had to be set.
+        """
+        if not subscription_ids:
+            return 0
+        lcl = self.schema.table("licensechangelog")
+        create = self.schema.value("lcl_event", LclEvent.CREATE.value)
+        not_applicable = self.schema.value("provisioning_status", ProvisioningStatus.NOT_APPLICABLE.value)
+        operations: list[Operation] = []
+        touched: list[TouchedRow] = []
+        ids = list(subscription_ids)
+        for chunk in (ids[i:i + 40] for i in range(0, len(ids), 40)):
+            condition = (eq(lcl.column("event"), create) & ne(lcl.column("provisioningstatus"), not_applicable)
+                         & any_of(eq(lookup_value(lcl.column("subscription")), i) for i in chunk))
+            for row in await self.dv.rows(Query(lcl.entity_set, select=[lcl.primary_id, lcl.column("provisioningstatus")],
+                                                filter=condition)):
+                etag = etag_of(row)
+                operations.append(Operation("PATCH", f"{lcl.entity_set}({row[lcl.primary_id]})",
+                                            {lcl.column("provisioningstatus"): not_applicable},
+                                            headers={"If-Match": etag or "*"}))
+                touched.append(TouchedRow(lcl.entity_set, row[lcl.primary_id],
+                                          {lcl.column("provisioningstatus"): row.get(lcl.column("provisioningstatus"))},
+                                          etag))
+        if operations:
+            await self.apply_or_raise(operations, description="set synced subscriptions' Create LCLs Not Applicable",
+                                      touched=touched)
+        return len(operations)
+
+    async def apply_subscription_sync(self, plan: SubscriptionSyncPlan, *, account_id: UUID, provider_id: UUID,
+                                      provider_account_id: UUID | None, today: date, description: str) -> int:
+        """Apply a subscription sync, then settle the new subscriptions' Create LCLs.
+
+        Returns how many Create LCLs had to be set Not Applicable after the service wrote them.
+        """
+        operations, touched = self.subscription_sync_operations(
+            plan, account_id=account_id, provider_id=provider_id, provider_account_id=provider_account_id, today=today)
+        outcomes = await self.apply_or_raise(operations, description=description, touched=touched)
+        sub = self.schema.table("subscription")
+        created: list[UUID] = []
+        for outcome in outcomes:
+            for operation, result in zip(outcome.operations, outcome.results, strict=False):
+                entity_id = result.header("OData-EntityId") or ""
+                if operation.method == "POST" and operation.url == sub.entity_set and "(" in entity_id:
+                    created.append(UUID(entity_id.rsplit("(", 1)[1].rstrip(")")))
+        return await self.settle_create_lcls(created)
 
     # -- applying a plan ----------------------------------------------------------------------
     async def apply(self, operations: Sequence[Operation], *, description: str, touched: Sequence[TouchedRow],

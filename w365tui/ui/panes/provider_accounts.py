@@ -463,15 +463,17 @@ class ProviderAccountsPane(Vertical):
         if not await self.app.push_screen_wait(PlanScreen(f"Sync subscriptions onto {contract.name}", summary, changes,
                                                           read_only=self.session.read_only)):
             return
-        operations, touched = gateway.subscription_sync_operations(
-            plan, account_id=row.account.account_id, provider_id=self.provider.id,
-            provider_account_id=row.account.id, today=date.today())
         try:
-            await gateway.apply_or_raise(operations, description=f"sync subscriptions of {row.account.name}",
-                                         touched=touched)
+            settled = await gateway.apply_subscription_sync(
+                plan, account_id=row.account.account_id, provider_id=self.provider.id,
+                provider_account_id=row.account.id, today=date.today(),
+                description=f"sync subscriptions of {row.account.name}")
         except Exception as error:
             self.app.notify(str(error), title="Sync refused", severity="error", timeout=10)
             return
+        if settled:
+            self.app.notify(f"{settled} Create LCL(s) were written as awaiting provisioning and have been set "
+                            "Not Applicable, so nothing is ordered twice.", title="Checked", severity="warning")
         self.app.notify(f"{len(plan.creates)} added, {len(plan.changes)} quantities changed.",
                         title="Subscriptions synced")
 
