@@ -47,6 +47,7 @@ class Session:
         if self._closed:
             return
         self._closed = True
+        await self.gateway.finish_plans()  # a plan being applied runs to its end first
         await self.dataverse.aclose()
         await self.ion.aclose()
         if self.sandbox is not None:

@@ -228,3 +228,23 @@ async def test_create_lcls_left_awaiting_are_settled_not_applicable(gateway: Wor
     assert settled == 1
     pairs = {s.provider_subscription_id: lcls for s, lcls in await gateway.subscriptions(account_id=account.id)}
     assert [lcl.provisioning_status for lcl in pairs["guid-settle"]] == [ProvisioningStatus.NOT_APPLICABLE]
+
+
+async def test_a_plan_runs_to_its_end_when_its_caller_is_cancelled(gateway: Work365, sandbox: Sandbox,
+                                                                   tmp_path: Path) -> None:
+    import asyncio
+
+    journal = Journal(tmp_path / "journal.jsonl")
+    sandbox.faults.add("latency", path=r"\$batch$", delay=0.3)
+    operations = [Operation("POST", "accounts", {"name": f"Finished {i}"}) for i in range(4)]
+    caller = asyncio.ensure_future(gateway.apply(operations, journal=journal, description="cancelled caller",
+                                                 touched=[], size=2))
+    await asyncio.sleep(0.1)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await gateway.finish_plans()
+    (plan,) = journal.plans().values()
+    assert plan.outcome == "committed"
+    written = sandbox.store.conn.execute("SELECT COUNT(*) FROM account WHERE name LIKE 'Finished %'").fetchone()[0]
+    assert written == 4

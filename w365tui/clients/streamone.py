@@ -113,9 +113,9 @@ class IonTokens:
             if not isinstance(expires_in, int):
                 raise ProtocolError(info, "the field 'expires_in' should be a whole number of seconds")
             # The old refresh token is dead now: keep the new one before anything else.
-            secure_write(self.path, {"refresh_token": payload["refresh_token"],
-                                     "access_token": payload["access_token"],
-                                     "expires_at": self.clock() + expires_in})
+            await asyncio.to_thread(secure_write, self.path, {"refresh_token": payload["refresh_token"],
+                                                              "access_token": payload["access_token"],
+                                                              "expires_at": self.clock() + expires_in})
             self.rotations += 1
             return str(payload["access_token"])
 

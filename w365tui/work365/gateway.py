@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -82,6 +83,7 @@ class Work365:
         self.organization_id = organization_id
         self.journal = journal or Journal()
         self.profile = profile
+        self._running: set[asyncio.Future[list[ChangesetOutcome]]] = set()  # plans that must finish
 
     @classmethod
     async def connect(cls, dv: DataverseClient, overrides: SchemaOverrides | None = None,
@@ -476,11 +478,29 @@ class Work365:
     # -- applying a plan ----------------------------------------------------------------------
     async def apply(self, operations: Sequence[Operation], *, description: str, touched: Sequence[TouchedRow],
                     size: int = 1000, journal: Journal | None = None) -> list[ChangesetOutcome]:
-        """Apply operations as changesets, journalled before the first and around each one."""
-        journal = journal or self.journal
+        """Apply operations as changesets, journalled before the first and around each one.
+
+        Once started, a plan runs to its end even if the caller is cancelled (an operator pressing
+        esc): stopping between sending a changeset and recording its outcome would leave the
+        journal in doubt for no gain.
+        """
+        task = asyncio.ensure_future(self._apply(operations, description=description, touched=touched, size=size,
+                                                 journal=journal or self.journal))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return await asyncio.shield(task)
+
+    async def finish_plans(self) -> None:
+        """Wait for every plan still being applied (before closing the clients)."""
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _apply(self, operations: Sequence[Operation], *, description: str, touched: Sequence[TouchedRow],
+                     size: int, journal: Journal) -> list[ChangesetOutcome]:
         profile = self.profile
         chunks = chunk_operations(operations, size)  # refuse a malformed plan before journalling it
-        plan_id = journal.begin(profile=profile, description=description, rows=touched,
+        # The journal fsyncs each line: keep that off the event loop.
+        plan_id = await asyncio.to_thread(journal.begin, profile=profile, description=description, rows=touched,
                                 operations=[{"method": o.method, "url": o.url, "body": o.body,
                                              "headers": {k: v for k, v in o.headers.items() if k.lower() == "if-match"},
                                              "content_id": o.content_id} for o in operations])
@@ -488,16 +508,16 @@ class Work365:
         for index, chunk in enumerate(chunks):
             if outcomes and outcomes[-1].state != "committed":
                 outcomes.append(ChangesetOutcome(index, chunk, "not_sent"))
-                journal.changeset_outcome(plan_id, index, "not_sent")
+                await asyncio.to_thread(journal.changeset_outcome, plan_id, index, "not_sent")
                 continue
-            journal.changeset_sent(plan_id, index, len(chunk))
+            await asyncio.to_thread(journal.changeset_sent, plan_id, index, len(chunk))
             (outcome,) = await self.dv.apply_changesets(chunk, size=len(chunk))
             outcome.index = index
-            journal.changeset_outcome(plan_id, index, outcome.state, outcome.error)
+            await asyncio.to_thread(journal.changeset_outcome, plan_id, index, outcome.state, outcome.error)
             outcomes.append(outcome)
         states = {o.state for o in outcomes}
         if "unknown" not in states:  # an answer lost in transit leaves the plan open: in doubt
-            journal.finish(plan_id, "committed" if states == {"committed"} else "failed")
+            await asyncio.to_thread(journal.finish, plan_id, "committed" if states == {"committed"} else "failed")
         return outcomes
 
 
