@@ -259,3 +259,36 @@ async def test_tenants_beyond_the_preload_are_read_when_the_cursor_arrives(sandb
         key = state.pane.current.account.provider_specific_id
         await state.until(lambda: key in state.pane.profiles)
         assert state.pane.current.profile.customer_domain == "woodgrovebank.com"
+
+
+async def test_unknown_binding_ids_in_the_keymap_are_reported(sandbox, tmp_path) -> None:
+    from w365tui.journal import Journal
+
+    app = app_for(sandbox, Journal(tmp_path / "j.jsonl"), keymap={"accounts.map": "M", "accounts.mapp": "x"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        warnings = [n.message for n in app._notifications if n.severity == "warning"]
+        assert any("accounts.mapp" in w and "accounts.map," not in w for w in warnings)
+
+
+async def test_a_read_only_profile_refuses_writes(sandbox, tmp_path) -> None:
+    from w365tui.journal import Journal
+    from w365tui.settings import Profile
+    from w365tui.ui.app import W365App
+
+    journal = Journal(tmp_path / "j.jsonl")
+    app = W365App("sandbox", Profile(kind="sandbox", read_only=True), sandbox_url=sandbox.url, journal=journal)
+    async with app.run_test(size=(80, 24)) as pilot:
+        state = Running(app, pilot, sandbox, journal)
+        await state.until(lambda: state.pane.loaded and state.pane.tenants_loaded)
+        assert "READ-ONLY" in app.sub_title
+        await filter_to(state, "Contoso Ltd")
+        await state.press("m")
+        assert not isinstance(app.screen, AccountPickerScreen)
+        assert any(n.message == "This profile is read-only." for n in app._notifications)
+        await state.press("a")
+        await state.until(lambda: isinstance(app.screen, PlanScreen))
+        await state.press("y")  # refused: the plan screen stays, nothing is written
+        assert isinstance(app.screen, PlanScreen)
+        await state.press("escape")
+    assert list(journal.records()) == []

@@ -98,8 +98,23 @@ class W365App(App[None]):
                         yield Static(Text(COMING[pane_id]), classes="coming")
         yield Footer()
 
+    @staticmethod
+    def binding_ids() -> set[str]:
+        """Every binding id the app defines (what the settings' [keys] table may remap)."""
+        from w365tui.ui import screens
+        from w365tui.ui.widgets.filtered_list import FilteredList
+        from w365tui.ui.widgets.record_table import RecordTable
+
+        owners = [W365App, ProviderAccountsPane, RecordTable, FilteredList, screens.HelpScreen, screens.ConfirmScreen,
+                  screens.PlanScreen, screens.AccountPickerScreen, screens.ChoiceScreen]
+        return {b.id for owner in owners for b in owner.BINDINGS if isinstance(b, Binding) and b.id}
+
     def on_mount(self) -> None:
         if self.keymap:
+            unknown = sorted(set(self.keymap) - self.binding_ids())
+            if unknown:
+                self.notify(f"The settings' [keys] table names unknown binding ids: {', '.join(unknown)}; "
+                            "press ? to see the ids.", severity="warning", timeout=12)
             self.set_keymap(self.keymap)
         if self.requested_theme:
             if self.requested_theme in self.available_themes:
