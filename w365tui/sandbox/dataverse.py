@@ -147,19 +147,21 @@ def _json_headers(*extra: tuple[str, str]) -> list[tuple[str, str]]:
     return [ODATA_VERSION, *extra]
 
 
-def _encode_skiptoken(offset: int, query_hash: str) -> str:
-    raw = json.dumps({"o": offset, "q": query_hash}, separators=(",", ":")).encode()
+def _encode_skiptoken(offset: int, query_hash: str, last_key: str | None) -> str:
+    raw = json.dumps({"o": offset, "k": last_key, "q": query_hash}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_skiptoken(token: str, query_hash: str) -> int:
+def _decode_skiptoken(token: str, query_hash: str) -> tuple[int, str | None]:
+    """(rows delivered so far, the last primary key when paging in key order)."""
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         offset = int(data["o"])
-        if data.get("q") != query_hash or offset < 0:
+        last_key = data.get("k")
+        if data.get("q") != query_hash or offset < 0 or not (last_key is None or isinstance(last_key, str)):
             raise ValueError
-        return offset
+        return offset, last_key
     except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
         raise bad_request("The $skiptoken value is not valid for this query.") from None
 
@@ -306,12 +308,22 @@ class DataverseService:
             raise bad_request(f"Invalid value '{options['$count']}' for $count query option found.")
         page_size = prefer.maxpagesize or MAX_PAGE_SIZE
         query_hash = self._query_hash(entity, request, parent)
-        offset = _decode_skiptoken(options["$skiptoken"], query_hash) if "$skiptoken" in options else 0
+        offset, last_key = (_decode_skiptoken(options["$skiptoken"], query_hash) if "$skiptoken" in options
+                            else (0, None))
         limit = page_size
         if top is not None:
             limit = max(0, min(page_size, top - offset))
-        sql = f'SELECT m.* FROM "{entity.logical_name}" m WHERE {" AND ".join(where)} ORDER BY {order} LIMIT ? OFFSET ?'
-        rows = [dict(r) for r in self.store.conn.execute(sql, (*params, limit + 1, offset))]
+        # In primary-key order a page starts after the last key (keyset paging); otherwise by offset.
+        keyset = "$orderby" not in options
+        page_where, page_params, skip = list(where), list(params), offset
+        if keyset:
+            skip = 0
+            if last_key is not None:
+                page_where.append(f'm."{entity.primary_id}" > ?')
+                page_params.append(last_key)
+        sql = (f'SELECT m.* FROM "{entity.logical_name}" m WHERE {" AND ".join(page_where)} '
+               f'ORDER BY {order} LIMIT ? OFFSET ?')
+        rows = [dict(r) for r in self.store.conn.execute(sql, (*page_params, limit + 1, skip))]
         more = len(rows) > limit
         rows = rows[:limit]
         if top is not None and offset + len(rows) >= top:
@@ -328,7 +340,8 @@ class DataverseService:
                 payload["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = True
         payload["value"] = self.serialize_many(entity, rows, select, expand, prefer)
         if more:
-            payload["@odata.nextLink"] = self._next_link(request, _encode_skiptoken(offset + len(rows), query_hash))
+            last = rows[-1][entity.primary_id] if keyset and rows else None
+            payload["@odata.nextLink"] = self._next_link(request, _encode_skiptoken(offset + len(rows), query_hash, last))
         extra = []
         applied = []
         if prefer.maxpagesize:

@@ -153,6 +153,8 @@ class ProviderAccountsPane(Vertical):
         if message.first:
             self.loaded = False
             self.rows = page
+            if self.table.sort_state[0] is None:
+                self.table.sort_by("name")  # the service sends key order; show names in order
             self.table.set_rows([self._table_row(r) for r in page.values()])
         else:
             self.rows.update(page)
