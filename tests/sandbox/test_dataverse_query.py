@@ -160,12 +160,15 @@ def test_apply_groupby_sum(dv: httpx.Client, sandbox: Sandbox) -> None:
     assert (row["total"], row["n"]) == tuple(negative)
 
 
+@pytest.mark.parametrize("ordered", [True, False], ids=["orderby", "key-order"])
 @pytest.mark.parametrize("page_size", [1, 7, 5000])
-def test_next_link_returns_every_row_exactly_once(dv: httpx.Client, sandbox: Sandbox, page_size: int) -> None:
+def test_next_link_returns_every_row_exactly_once(dv: httpx.Client, sandbox: Sandbox, page_size: int,
+                                                  ordered: bool) -> None:
     prefer = {"Prefer": f"odata.maxpagesize={page_size}"}
     seen: list[str] = []
     pages = 0
-    url: str | None = "work365_licensechangelogs?$select=work365_name&$orderby=work365_quantity desc"
+    url: str | None = "work365_licensechangelogs?$select=work365_name"
+    url += "&$orderby=work365_quantity desc" if ordered else ""
     while url:
         response = dv.get(url, headers=prefer)
         assert response.status_code == 200, response.text
@@ -177,6 +180,19 @@ def test_next_link_returns_every_row_exactly_once(dv: httpx.Client, sandbox: San
     total = sandbox.store.count("work365_licensechangelog")
     assert len(seen) == len(set(seen)) == total
     assert pages == -(-total // page_size) if page_size < total else pages == 1
+    if not ordered:
+        assert seen == sorted(seen)
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_top_caps_the_rows_across_pages(dv: httpx.Client, ordered: bool) -> None:
+    url: str | None = "accounts?$select=name&$top=5" + ("&$orderby=name" if ordered else "")
+    seen = []
+    while url:
+        body = dv.get(url, headers={"Prefer": "odata.maxpagesize=2"}).json()
+        seen += [r["accountid"] for r in body["value"]]
+        url = body.get("@odata.nextLink")
+    assert len(seen) == len(set(seen)) == 5
 
 
 def test_skiptoken_is_opaque_and_checked(dv: httpx.Client) -> None:
