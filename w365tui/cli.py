@@ -151,7 +151,7 @@ def _tui(args: argparse.Namespace) -> int:
         return 2
     if not profile.is_sandbox:
         from w365tui.clients.auth import read_tokens
-        from w365tui.doctor import entra_store
+        from w365tui.session import entra_store
 
         if not read_tokens(entra_store(name)):
             print(f"w365tui: not signed in to {profile.dataverse_url}; run `w365tui login --profile {name}`",

@@ -7,22 +7,21 @@ it prints one line saying what failed and exits 1.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 
-from w365tui.clients.auth import EntraSignIn, TokenFileError, read_tokens, token_dir
+import httpx
+
+from w365tui.clients.auth import TokenFileError, read_tokens
 from w365tui.clients.http import RetryPolicy, W365Error
 from w365tui.clients.odata import DataverseClient, Query, eq, lookup_value
 from w365tui.clients.streamone import IonClient, IonTokens
+from w365tui.session import SessionError, endpoints, entra_sign_in, ion_store, sandbox_ion_token
 from w365tui.settings import Profile, cache_dir
 from w365tui.work365.gateway import GatewayError, Work365
 from w365tui.work365.schema import SchemaError
 
-ENTRA_AUTHORITY = "https://login.microsoftonline.com"
 CLIENT_SECRET_ENV = "W365TUI_CLIENT_SECRET"
 
 
@@ -30,60 +29,12 @@ class DoctorFailure(Exception):
     """One line: what failed."""
 
 
-@dataclass
-class Endpoints:
-    dataverse: str
-    ion: str
-    ion_account_id: int
-    authority: str
-    sandbox: bool
-
-
-@contextlib.asynccontextmanager
-async def endpoints(profile: Profile) -> AsyncIterator[Endpoints]:
-    """Where the profile's services are; a sandbox profile without a URL starts one here."""
-    if profile.is_sandbox:
-        if profile.sandbox_url:
-            url = str(profile.sandbox_url).rstrip("/")
-            yield Endpoints(f"{url}/api/data/v9.2/", url, 100042, url, True)
-            return
-        from w365tui.sandbox.host import Sandbox, default_db_path, open_store
-
-        store = await asyncio.to_thread(open_store, profile.sandbox_db or default_db_path(),
-                                        seed=profile.seed, scale=profile.scale)
-        sandbox = Sandbox(store)
-        await asyncio.to_thread(sandbox.start)
-        try:
-            yield Endpoints(sandbox.dataverse_url, sandbox.url, sandbox.ion_account_id, sandbox.url, True)
-        finally:
-            await asyncio.to_thread(sandbox.stop)
-            store.close()
-        return
-    assert profile.dataverse_url is not None and profile.streamone is not None
-    yield Endpoints(f"{str(profile.dataverse_url).rstrip('/')}/api/data/v9.2/", str(profile.streamone.base_url).rstrip("/"),
-                    profile.streamone.account_id, ENTRA_AUTHORITY, False)
-
-
-def entra_store(profile_name: str) -> Path:
-    return token_dir() / f"entra-{profile_name}.json"
-
-
-def ion_store(profile_name: str) -> Path:
-    return token_dir() / f"ion-{profile_name}.json"
-
-
-def entra_sign_in(profile: Profile, name: str, where: Endpoints) -> EntraSignIn:
-    assert profile.tenant_id is not None and profile.client_id is not None and profile.dataverse_url is not None
-    scope = f"{str(profile.dataverse_url).rstrip('/')}/.default offline_access"
-    return EntraSignIn(where.authority, str(profile.tenant_id), str(profile.client_id), scope, entra_store(name))
-
-
 async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) -> None:
     out(f"profile    {name} ({'sandbox' if profile.is_sandbox else 'Work 365 at ' + str(profile.dataverse_url)})"
         + ("  read-only" if profile.read_only else ""))
-    async with endpoints(profile) as where:
+    async with endpoints(profile, name, ion_token=False) as where:  # each service is checked in turn
         token = None
-        if not where.sandbox:
+        if not where.is_sandbox:
             token = entra_sign_in(profile, name, where)
             if not read_tokens(token.store):
                 raise DoctorFailure(f"not signed in to {profile.dataverse_url}; run `w365tui login --profile {name}`")
@@ -120,11 +71,16 @@ async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) ->
                                                   top=1, count=True), page_size=1))
                 counts.append(f"{label} {page.count if page.count is not None else '?'}")
             out("counts     " + ", ".join(counts))
+        if token is not None:
+            await token.aclose()
+        if where.is_sandbox:
+            try:
+                where.ion_account_id = await sandbox_ion_token(where.ion, ion_store(name))
+            except httpx.HTTPError as exc:
+                raise DoctorFailure(f"the sandbox's StreamOne at {where.ion} is not usable: {exc}") from None
         async with IonClient(where.ion, where.ion_account_id, IonTokens(ion_store(name), where.ion),
                              retry=RetryPolicy(attempts=2, base_delay=0.2),
                              max_concurrency=profile.streamone_concurrency) as ion:
-            if where.sandbox and not read_tokens(ion.tokens.path):
-                await _sandbox_ion_token(where.ion, ion.tokens.path)
             try:
                 customers = 0
                 async for _ in ion.customers(page_size=50):
@@ -138,19 +94,9 @@ async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) ->
     out("all checks passed")
 
 
-async def _sandbox_ion_token(url: str, path: Path) -> None:
-    import httpx
-
-    async with httpx.AsyncClient(base_url=url) as http:
-        response = await http.post("/_sandbox/ion/refresh-token")
-        response.raise_for_status()
-        IonTokens.save_refresh_token(path, response.json()["refresh_token"])
-
-
 async def run_login(name: str, profile: Profile, out: Callable[[str], None], *, ion_token: str | None = None) -> None:
-    async with endpoints(profile) as where:
-        if where.sandbox:
-            await _sandbox_ion_token(where.ion, ion_store(name))
+    async with endpoints(profile, name) as where:
+        if where.is_sandbox:  # starting the endpoints took a StreamOne token from the sandbox
             out(f"sandbox: a StreamOne refresh token is stored in {ion_store(name)}")
             out("sandbox: Dataverse needs no sign-in")
             return
@@ -187,7 +133,7 @@ def main(command: str, name: str, profile: Profile, **kwargs: object) -> int:
     except DoctorFailure as failure:
         print(f"w365tui {command}: {failure}", file=sys.stderr)
         return 1
-    except TokenFileError as failure:
+    except (TokenFileError, SessionError) as failure:
         print(f"w365tui {command}: {failure}", file=sys.stderr)
         return 1
     return 0

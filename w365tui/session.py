@@ -1,25 +1,115 @@
-"""One working session against a profile: its clients, its Work 365 gateway, its sandbox.
+"""One working session against a profile: where its services are, its clients, its Work 365
+gateway, its sandbox.
 
-Free of Textual: the TUI opens a session in a worker and closes it when it quits.
+Free of Textual: the TUI opens a session in a worker and closes it when it quits; ``doctor`` and
+``login`` use the same endpoints and token stores.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from w365tui.clients.auth import read_tokens
+import httpx
+
+from w365tui.clients.auth import EntraSignIn, read_tokens, token_dir
 from w365tui.clients.odata import DataverseClient
 from w365tui.clients.streamone import IonClient, IonTokens
-from w365tui.doctor import entra_store, ion_store
 from w365tui.journal import Journal
 from w365tui.settings import Profile, cache_dir
 from w365tui.work365.gateway import Work365
 
+ENTRA_AUTHORITY = "https://login.microsoftonline.com"
+
 
 class SessionError(Exception):
     """The session cannot start; the message says what to do."""
+
+
+def entra_store(profile_name: str) -> Path:
+    return token_dir() / f"entra-{profile_name}.json"
+
+
+def ion_store(profile_name: str) -> Path:
+    return token_dir() / f"ion-{profile_name}.json"
+
+
+@dataclass
+class Endpoints:
+    dataverse: str
+    ion: str
+    ion_account_id: int
+    authority: str
+    sandbox: Any = None  # the in-process sandbox, when one was started for these endpoints
+    is_sandbox: bool = False
+
+
+def entra_sign_in(profile: Profile, name: str, where: Endpoints) -> EntraSignIn:
+    assert profile.tenant_id is not None and profile.client_id is not None and profile.dataverse_url is not None
+    scope = f"{str(profile.dataverse_url).rstrip('/')}/.default offline_access"
+    return EntraSignIn(where.authority, str(profile.tenant_id), str(profile.client_id), scope, entra_store(name))
+
+
+async def sandbox_ion_token(url: str, path: Path) -> int:
+    """Take a fresh StreamOne refresh token from a sandbox, as an operator would from the
+    StreamOne portal; returns the sandbox's StreamOne account id. (A sandbox reset since the
+    last run has killed any stored token.)"""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        response = await http.post("/_sandbox/ion/refresh-token")
+        response.raise_for_status()
+        payload = response.json()
+    await asyncio.to_thread(IonTokens.save_refresh_token, path, payload["refresh_token"])
+    return int(payload["account_id"])
+
+
+async def start_endpoints(profile: Profile, profile_name: str, sandbox_url: str | None = None, *,
+                          ion_token: bool = True) -> Endpoints:
+    """Where the profile's services are. A sandbox profile without a URL starts a sandbox (stop it
+    with :func:`stop_endpoints`); with ``ion_token`` a sandbox also hands out a fresh StreamOne token."""
+    if not profile.is_sandbox:
+        assert profile.dataverse_url is not None and profile.streamone is not None
+        return Endpoints(f"{str(profile.dataverse_url).rstrip('/')}/api/data/v9.2/",
+                         str(profile.streamone.base_url).rstrip("/"), profile.streamone.account_id, ENTRA_AUTHORITY)
+    sandbox = None
+    url = sandbox_url or (str(profile.sandbox_url).rstrip("/") if profile.sandbox_url else None)
+    if url is None:
+        from w365tui.sandbox.host import Sandbox, default_db_path, open_store
+
+        store = await asyncio.to_thread(open_store, profile.sandbox_db or default_db_path(),
+                                        seed=profile.seed, scale=profile.scale)
+        sandbox = Sandbox(store)
+        await asyncio.to_thread(sandbox.start)
+        url = sandbox.url
+    where = Endpoints(f"{url}/api/data/v9.2/", url, 0, url, sandbox, True)
+    if ion_token:
+        try:
+            where.ion_account_id = await sandbox_ion_token(url, ion_store(profile_name))
+        except BaseException as error:
+            await stop_endpoints(where)
+            if isinstance(error, httpx.HTTPError):
+                raise SessionError(f"the sandbox at {url} is not usable: {error or type(error).__name__}") from None
+            raise
+    return where
+
+
+async def stop_endpoints(where: Endpoints) -> None:
+    if where.sandbox is not None:
+        await asyncio.to_thread(where.sandbox.stop)
+        where.sandbox.store.close()
+        where.sandbox = None
+
+
+@contextlib.asynccontextmanager
+async def endpoints(profile: Profile, profile_name: str, *, ion_token: bool = True) -> AsyncIterator[Endpoints]:
+    where = await start_endpoints(profile, profile_name, ion_token=ion_token)
+    try:
+        yield where
+    finally:
+        await stop_endpoints(where)
 
 
 @dataclass
@@ -32,7 +122,7 @@ class Session:
     user_id: str
     organization_id: str
     user_name: str | None = None
-    sandbox: Any = None  # the in-process sandbox, when this session started one
+    where: Endpoints | None = None
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -49,46 +139,23 @@ class Session:
         self._closed = True
         await self.gateway.finish_plans()  # a plan being applied runs to its end first
         await self.dataverse.aclose()
+        if self.dataverse.token is not None:
+            await self.dataverse.token.aclose()
         await self.ion.aclose()
-        if self.sandbox is not None:
-            await asyncio.to_thread(self.sandbox.stop)
-            self.sandbox.store.close()
+        if self.where is not None:
+            await stop_endpoints(self.where)
 
 
 async def open_session(profile_name: str, profile: Profile, *, sandbox_url: str | None = None,
                        journal: Journal | None = None) -> Session:
     """Start (or find) the services, sign in, discover the schema."""
-    sandbox = None
-    if profile.is_sandbox:
-        url = sandbox_url or (str(profile.sandbox_url).rstrip("/") if profile.sandbox_url else None)
-        if url is None:
-            from w365tui.sandbox.host import Sandbox, default_db_path, open_store
-
-            store = await asyncio.to_thread(open_store, profile.sandbox_db or default_db_path(),
-                                            seed=profile.seed, scale=profile.scale)
-            sandbox = Sandbox(store)
-            await asyncio.to_thread(sandbox.start)
-            url = sandbox.url
-        dataverse_url, ion_url, token = f"{url}/api/data/v9.2/", url, None
-        # A sandbox may have been reset since the last run, killing any stored refresh token:
-        # take a fresh one from it, as an operator would from the StreamOne portal.
-        import httpx
-
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            response = await http.post("/_sandbox/ion/refresh-token")
-            response.raise_for_status()
-            IonTokens.save_refresh_token(ion_store(profile_name), response.json()["refresh_token"])
-            account_id = int(response.json()["account_id"])
-    else:
-        from w365tui.doctor import endpoints, entra_sign_in
-
-        assert profile.dataverse_url is not None and profile.streamone is not None
-        if not read_tokens(entra_store(profile_name)):
-            raise SessionError(f"not signed in to {profile.dataverse_url}; run `w365tui login --profile {profile_name}`")
-        async with endpoints(profile) as where:
-            token = entra_sign_in(profile, profile_name, where)
-        dataverse_url = f"{str(profile.dataverse_url).rstrip('/')}/api/data/v9.2/"
-        ion_url, account_id = str(profile.streamone.base_url).rstrip("/"), profile.streamone.account_id
+    token = None
+    if not profile.is_sandbox and not read_tokens(entra_store(profile_name)):
+        raise SessionError(f"not signed in to {profile.dataverse_url}; run `w365tui login --profile {profile_name}`")
+    where = await start_endpoints(profile, profile_name, sandbox_url)
+    if not profile.is_sandbox:
+        token = entra_sign_in(profile, profile_name, where)
+    dataverse_url, ion_url, account_id = where.dataverse, where.ion, where.ion_account_id
     dataverse = DataverseClient(dataverse_url, token=token, max_concurrency=profile.dataverse_concurrency)
     ion = IonClient(ion_url, account_id, IonTokens(ion_store(profile_name), ion_url),
                     max_concurrency=profile.streamone_concurrency)
@@ -100,9 +167,8 @@ async def open_session(profile_name: str, profile: Profile, *, sandbox_url: str 
     except BaseException:
         await dataverse.aclose()
         await ion.aclose()
-        if sandbox is not None:
-            await asyncio.to_thread(sandbox.stop)
+        await stop_endpoints(where)
         raise
     return Session(profile_name, profile, dataverse, ion, gateway, str(who["UserId"]), str(who["OrganizationId"]),
-                   user_name, sandbox)
+                   user_name, where)
 

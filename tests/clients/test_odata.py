@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,6 +36,9 @@ def test_literals_escape_quotes_and_keep_guids_bare() -> None:
     assert literal(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
     assert literal(None) == "null" and literal(True) == "true" and literal(3) == "3"
     assert literal(1.5) == "1.5"
+    for bad in (float("nan"), float("inf"), Decimal("-Infinity")):
+        with pytest.raises(ValueError):
+            literal(bad)
     with pytest.raises(TypeError):
         literal(object())
 

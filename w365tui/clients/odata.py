@@ -52,9 +52,10 @@ def literal(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float | Decimal):
-        if isinstance(value, float) and not value == value or value in (float("inf"), float("-inf")):
+        number = Decimal(str(value))
+        if not number.is_finite():
             raise ValueError("NaN and infinity have no OData literal")
-        return format(Decimal(str(value)), "f")
+        return format(number, "f")
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):
