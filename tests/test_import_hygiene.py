@@ -32,6 +32,9 @@ MODULES = [
     "w365tui.work365.schema",
     "w365tui.work365.gateway",
     "w365tui.journal",
+    "w365tui.session",
+    "w365tui.domain.matching",
+    "w365tui.domain.sync",
     "w365tui.doctor",
 ]
 

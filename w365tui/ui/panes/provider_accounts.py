@@ -391,7 +391,7 @@ class ProviderAccountsPane(Vertical):
             await self._apply_mapping(row, None, None, overwrite=False)
 
     def action_sync_accounts(self) -> None:
-        if self._writable() or (self.session is not None and self.session.read_only):
+        if self.session is not None:  # a read-only profile still sees the preview; it cannot apply it
             self.sync_accounts()
 
     @work(exclusive=True, exit_on_error=False, group="accounts-long")
