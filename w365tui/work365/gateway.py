@@ -169,6 +169,10 @@ class Work365:
             invoice_id=self._lookup(row, "licensechangelog", "invoice"),
         )
 
+    def _provider_account_columns(self) -> list[str]:
+        """What ``_provider_account`` reads."""
+        return self._select("provideraccount", "name", "providerspecificid", lookups=("provider", "account"))
+
     def _select(self, role: str, *fields: str, lookups: Sequence[str] = (), extra: Sequence[str] = ()) -> list[str]:
         t = self.schema.table(role)
         names = [t.primary_id, *(t.column(f) for f in fields), *(lookup_value(t.column(f)) for f in lookups), *extra]
@@ -197,8 +201,7 @@ class Work365:
             conditions.append(eq(lookup_value(t.column("provider")), provider_id))
         if unmapped_only:
             conditions.append(eq(lookup_value(t.column("account")), None))
-        query = Query(t.entity_set, select=self._select("provideraccount", "name", "providerspecificid",
-                                                        lookups=("provider", "account")),
+        query = Query(t.entity_set, select=self._provider_account_columns(),
                       filter=all_of(conditions) if conditions else None, orderby=[t.column("name")])
         return [self._provider_account(r) for r in await self.dv.rows(query, page_size)]
 
@@ -215,8 +218,7 @@ class Work365:
         """
         t = self.schema.table("provideraccount")
         account = self.schema.table("account")
-        query = Query(t.entity_set, select=self._select("provideraccount", "name", "providerspecificid",
-                                                        lookups=("provider", "account")),
+        query = Query(t.entity_set, select=self._provider_account_columns(),
                       filter=eq("statecode", 0) & eq(lookup_value(t.column("provider")), provider_id),
                       expand=[Expand(t.nav("account"), select=[account.column("name")])])
         async for page in self.dv.pages(query, page_size):
@@ -254,8 +256,7 @@ class Work365:
         verb = f"map {account.name!r} to account {account_id}" if account_id else f"unmap {account.name!r}"
         await self.apply_or_raise([operation], description=verb, touched=[touched])
         t = self.schema.table("provideraccount")
-        row = await self.dv.get(t.entity_set, account.id, self._select("provideraccount", "name", "providerspecificid",
-                                                                       lookups=("provider", "account")))
+        row = await self.dv.get(t.entity_set, account.id, self._provider_account_columns())
         if row is None:
             raise GatewayError(f"{account.name!r} disappeared after it was mapped")
         return self._provider_account(row)
