@@ -43,3 +43,18 @@ def dv(sandbox: Sandbox) -> Iterator[httpx.Client]:
 def ion(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sandbox.url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+async def session(sandbox: Sandbox, tmp_path: Path):
+    """A working session (clients, schema, reads, executor, journal) on the demo sandbox."""
+    from w365tui.journal import Journal
+    from w365tui.session import open_session
+    from w365tui.settings import Profile
+
+    opened = await open_session("sandbox", Profile(kind="sandbox"), sandbox_url=sandbox.url,
+                                journal=Journal(tmp_path / "journal.jsonl"))
+    try:
+        yield opened
+    finally:
+        await opened.close()

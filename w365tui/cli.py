@@ -1,52 +1,25 @@
-"""The ``w365tui`` command: the TUI by default, and ``config``, ``sandbox serve|reset``.
+"""The ``w365tui`` command: the TUI by default, and every sub-command.
 
-Nothing here imports Textual unless the TUI is started, so the sub-commands stay quick and
-work on machines without a terminal.
+Thin: it parses, calls a workflow, prints (``--format text|json``), exits — 0 done or a clean dry
+run, 1 refused (a blocking reason, a plan left in doubt, a conflict), 2 error. Writes happen
+only with ``--apply``. Nothing here imports Textual unless the TUI is started, so the
+sub-commands stay quick and work on machines without a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from w365tui import __version__
 from w365tui.settings import SettingsError, config_path, load_settings
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="w365tui",
-        description="Onboard TD SYNNEX StreamOne customers into Work 365 from the keyboard.",
-    )
-    parser.add_argument("--version", action="version", version=f"w365tui {__version__}")
-    parser.add_argument("--profile", help="settings profile to use (default: the file's default_profile, else sandbox)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    config = commands.add_parser("config", help="the settings file")
-    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    config_commands.add_parser("path", help="print where the settings file is read from")
-    config_commands.add_parser("check", help="validate the settings file")
-
-    doctor = commands.add_parser("doctor", help="check settings, reachability, sign-in and schema discovery")
-    doctor.add_argument("--profile", dest="command_profile", help="profile to check")
-    login = commands.add_parser("login", help="sign in to the profile's Work 365 (device code) and store tokens")
-    login.add_argument("--profile", dest="command_profile", help="profile to sign in to")
-    login.add_argument("--streamone-token-stdin", action="store_true",
-                       help="also read a StreamOne refresh token (from the StreamOne portal) from standard input")
-
-    sandbox = commands.add_parser("sandbox", help="the built-in emulator of Work 365 and StreamOne")
-    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
-    serve = sandbox_commands.add_parser("serve", help="serve the sandbox over HTTP on loopback")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8365)
-    for sub in (serve, sandbox_commands.add_parser("reset", help="throw the sandbox data away and seed it anew")):
-        sub.add_argument("--db", type=Path, help="SQLite file (default: sandbox.sqlite3 in the user data directory)")
-        sub.add_argument("--scale", type=_positive, help="build a book of N generated customers instead of the demo book")
-        sub.add_argument("--seed", type=int, default=1, help="seed for the generated data (default 1)")
-    return parser
+DONE, REFUSED, ERROR = 0, 1, 2
 
 
 def _positive(text: str) -> int:
@@ -59,8 +32,84 @@ def _positive(text: str) -> int:
     return value
 
 
+def _parser() -> argparse.ArgumentParser:
+    profile = argparse.ArgumentParser(add_help=False)
+    profile.add_argument("--profile", metavar="NAME", default=argparse.SUPPRESS,
+                         help="settings profile to use (default: the file's default_profile, else sandbox)")
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--format", choices=("text", "json"), default="text", help="how to print (default text)")
+    write = argparse.ArgumentParser(add_help=False, parents=[profile, output])
+    write.add_argument("--apply", action="store_true", help="write the plan (without it: print it, write nothing)")
+
+    parser = argparse.ArgumentParser(
+        prog="w365tui", parents=[profile],
+        description="Onboard TD SYNNEX StreamOne customers into Work 365 from the keyboard. Without a command, "
+                    "starts the app.",
+        epilog="Exit status: 0 done (or a clean dry run), 1 refused, 2 error.")
+    parser.add_argument("--version", action="version", version=f"w365tui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sync = commands.add_parser("sync", help="sync from StreamOne into Work 365 (a previewed plan)")
+    sync_commands = sync.add_subparsers(dest="sync_command", metavar="WHAT", required=True)
+    accounts = sync_commands.add_parser("provider-accounts", parents=[write],
+                                        help="create provider accounts for new StreamOne customers")
+    accounts.add_argument("--provider", metavar="NAME_OR_ID",
+                          help="the provider (default: the automatic provider whose connector is StreamOne)")
+    subs = sync_commands.add_parser("subscriptions", parents=[write],
+                                    help="sync a customer's StreamOne subscriptions onto a billing contract")
+    subs.add_argument("--account", metavar="ID", required=True, help="the CRM account (customer)")
+    subs.add_argument("--contract", metavar="ID", help="the billing contract (default: the account's default)")
+    subs.add_argument("--provider", metavar="NAME_OR_ID", help="the provider (default: the StreamOne one)")
+
+    mapping = commands.add_parser("map", parents=[write], help="map a provider account to a CRM account")
+    mapping.add_argument("--provider-account", metavar="ID", required=True)
+    mapping.add_argument("--account", metavar="ID", required=True, help="the CRM account")
+    mapping.add_argument("--replace", action="store_true", help="replace an existing mapping to another account")
+    unmap = commands.add_parser("unmap", parents=[write], help="remove a provider account's mapping")
+    unmap.add_argument("--provider-account", metavar="ID", required=True)
+
+    plan = commands.add_parser("plan", help="the journal's plans: list, show, resume, roll back, undo")
+    plan_commands = plan.add_subparsers(dest="plan_command", metavar="ACTION", required=True)
+    listing = plan_commands.add_parser("list", parents=[profile, output], help="list the journalled plans")
+    listing.add_argument("--all", action="store_true", help="every profile's plans, not only this profile's")
+    show = plan_commands.add_parser("show", parents=[profile, output], help="show one plan and its outcome")
+    show.add_argument("plan_id", metavar="ID", help="the plan id (its first characters will do)")
+    for action, text in (("resume", "check a plan left in doubt against the service and finish it"),
+                         ("rollback", "undo what of a plan left in doubt was applied"),
+                         ("undo", "undo an applied plan (created rows are deactivated, never deleted)")):
+        sub = plan_commands.add_parser(action, parents=[write], help=text)
+        sub.add_argument("plan_id", metavar="ID", help="the plan id (its first characters will do)")
+    dismiss = plan_commands.add_parser("dismiss", parents=[write],
+                                       help="mark a plan left in doubt as settled by hand (after checking its rows)")
+    dismiss.add_argument("plan_id", metavar="ID")
+    dismiss.add_argument("--note", required=True, help="what was checked or done by hand")
+
+    config = commands.add_parser("config", help="the settings file")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    config_commands.add_parser("path", help="print where the settings file is read from")
+    config_commands.add_parser("check", help="validate the settings file")
+
+    commands.add_parser("doctor", parents=[profile], help="check settings, reachability, sign-in and schema discovery")
+    login = commands.add_parser("login", parents=[profile],
+                                help="sign in to the profile's Work 365 (device code) and store tokens")
+    login.add_argument("--streamone-token-stdin", action="store_true",
+                       help="also read a StreamOne refresh token (from the StreamOne portal) from standard input")
+
+    sandbox = commands.add_parser("sandbox", help="the built-in emulator of Work 365 and StreamOne")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    serve = sandbox_commands.add_parser("serve", help="serve the sandbox over HTTP on loopback")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8365, help="port to listen on (default 8365; 0 picks a free one)")
+    for sub in (serve, sandbox_commands.add_parser("reset", help="throw the sandbox data away and seed it anew")):
+        sub.add_argument("--db", type=Path, help="SQLite file (default: sandbox.sqlite3 in the user data directory)")
+        sub.add_argument("--scale", type=_positive, help="build a book of N generated customers instead of the demo book")
+        sub.add_argument("--seed", type=int, default=1, help="seed for the generated data (default 1)")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.profile = getattr(args, "profile", None)
     try:
         if args.command == "config":
             return _config(args)
@@ -68,10 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sandbox(args)
         if args.command in ("doctor", "login"):
             return _doctor(args)
+        if args.command in ("sync", "map", "unmap", "plan"):
+            return _workflow(args)
         return _tui(args)
     except SettingsError as error:
         print(f"w365tui: {error}", file=sys.stderr)
-        return 2
+        return ERROR
     except KeyboardInterrupt:
         return 130
 
@@ -79,22 +130,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _config(args: argparse.Namespace) -> int:
     if args.config_command == "path":
         print(config_path())
-        return 0
+        return DONE
     settings = load_settings()
     names = ", ".join(sorted({"sandbox", *settings.profiles}))
     print(f"{config_path()}: valid; profiles: {names}; default: {settings.default_profile}")
-    return 0
+    return DONE
+
+
+def _profile(args: argparse.Namespace) -> tuple[str, Any] | None:
+    settings = load_settings()
+    try:
+        return settings.profile(args.profile)
+    except KeyError as error:
+        print(f"w365tui: {error.args[0]}", file=sys.stderr)
+        return None
 
 
 def _doctor(args: argparse.Namespace) -> int:
     from w365tui import doctor
 
-    settings = load_settings()
-    try:
-        name, profile = settings.profile(args.command_profile or args.profile)
-    except KeyError as error:
-        print(f"w365tui: {error.args[0]}", file=sys.stderr)
-        return 2
+    chosen = _profile(args)
+    if chosen is None:
+        return ERROR
+    name, profile = chosen
     if args.command == "login":
         token = sys.stdin.readline().strip() if args.streamone_token_stdin else None
         return doctor.main("login", name, profile, ion_token=token)
@@ -102,14 +160,14 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from w365tui.sandbox.host import Sandbox, default_db_path, open_store, reset
+    from w365tui.sandbox.host import Sandbox, default_db_path, open_store, reset, summary
 
     path = args.db or default_db_path()
     if args.sandbox_command == "reset":
         store = reset(path, seed=args.seed, scale=args.scale)
-        print(f"sandbox reset: {path} ({store.count('account')} accounts, seed {args.seed})")
+        print(f"sandbox reset: {path} (seed {args.seed}): {summary(store)}")
         store.close()
-        return 0
+        return DONE
     if args.scale is not None or not Path(path).exists():
         store = reset(path, seed=args.seed, scale=args.scale)
     else:
@@ -134,21 +192,176 @@ def _sandbox(args: argparse.Namespace) -> int:
         asyncio.run(serve())
     except OSError as error:
         print(f"w365tui: cannot serve on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
-        return 1
+        return REFUSED
     except KeyboardInterrupt:
         pass
     finally:
         store.close()
-    return 0
+    return DONE
+
+
+# -- the workflows ----------------------------------------------------------------------------------
+class _Output:
+    """Collects what a command prints, as text lines or one JSON document."""
+
+    def __init__(self, form: str):
+        self.form = form
+        self.data: dict[str, Any] = {}
+        self.lines: list[str] = []
+
+    def text(self, line: str) -> None:
+        self.lines.append(line)
+
+    def flush(self, code: int) -> int:
+        if self.form == "json":
+            print(json.dumps({**self.data, "exit": code}, ensure_ascii=False, indent=1, default=str))
+        elif self.lines:
+            print("\n".join(self.lines))
+        return code
+
+
+def _workflow(args: argparse.Namespace) -> int:
+    from w365tui.clients.auth import TokenFileError
+    from w365tui.clients.http import W365Error
+    from w365tui.journal import Journal, JournalError
+    from w365tui.session import SessionError
+    from w365tui.work365.executor import PlanRefused
+    from w365tui.work365.reads import ReadError
+    from w365tui.work365.rows import RowError
+    from w365tui.work365.schema import SchemaError
+    from w365tui.workflows.base import WorkflowError
+
+    chosen = _profile(args)
+    if chosen is None:
+        return ERROR
+    name, profile = chosen
+    out = _Output(getattr(args, "format", "text"))
+    try:
+        if args.command == "plan" and args.plan_command in ("list", "show", "dismiss"):
+            return out.flush(_journal_only(args, name, Journal(), out))
+        return out.flush(asyncio.run(_with_session(name, profile, lambda session: _run(args, session, out))))
+    except PlanRefused as refusal:
+        out.data["refused"] = str(refusal)
+        out.text(f"refused: {refusal}")
+        return out.flush(REFUSED)
+    except (WorkflowError, SessionError, SchemaError, ReadError, RowError, JournalError, W365Error,
+            TokenFileError) as error:
+        out.data["error"] = str(error)
+        if out.form == "json":
+            out.flush(ERROR)
+        print(f"w365tui: {error}", file=sys.stderr)
+        return ERROR
+
+
+async def _with_session(name: str, profile: Any, body: Callable[[Any], Awaitable[int]]) -> int:
+    from w365tui.session import open_session
+
+    session = await open_session(name, profile)
+    try:
+        return await body(session)
+    finally:
+        await session.close()
+
+
+def _journal_only(args: argparse.Namespace, name: str, journal: Any, out: _Output) -> int:
+    from w365tui.workflows import plans, render
+
+    if args.plan_command == "list":
+        records = plans.list_plans(journal, None if args.all else name)
+        out.data["plans"] = [render.record_json(r) for r in records]
+        out.text(render.records_text(records))
+        return DONE
+    if args.plan_command == "show":
+        record = plans.find_plan(journal, args.plan_id)
+        out.data["plan"] = render.record_json(record)
+        out.text(render.record_text(record))
+        return DONE
+    record = plans.find_plan(journal, args.plan_id)
+    out.data["plan"] = render.record_json(record)
+    if not record.unresolved:
+        out.text(f"refused: {record.describe()} is not left in doubt")
+        out.data["refused"] = "not in doubt"
+        return REFUSED
+    if not args.apply:
+        out.text(f"{record.describe()} would be marked settled by hand: {args.note}")
+        out.text("dry run: nothing was written; add --apply to write it")
+        return DONE
+    plans.dismiss(journal, record.plan_id, args.note)
+    out.text(f"{record.describe()} marked settled by hand")
+    return DONE
+
+
+async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
+    from w365tui.workflows import mapping, plans, sync
+
+    if args.command == "sync" and args.sync_command == "provider-accounts":
+        plan = await sync.prepare_provider_account_sync(session, args.provider)
+        return await _show_and_apply(args, session, plan, out)
+    if args.command == "sync":
+        prepared = await sync.prepare_subscription_sync(session, args.account, args.contract, which=args.provider)
+
+        async def apply_sync(_: Any) -> Any:
+            done = await sync.apply_subscription_sync(session, prepared)
+            if done.followup is not None:
+                from w365tui.workflows import render
+
+                out.data["followup"] = render.applied_json(done.followup)
+                out.text(f"follow-up: {done.followup.plan.summary}: {done.followup.message()}")
+            return done.applied
+
+        return await _show_and_apply(args, session, prepared.plan, out, apply_sync)
+    if args.command == "map":
+        plan = await mapping.prepare_map(session, args.provider_account, args.account, replace=args.replace)
+        return await _show_and_apply(args, session, plan, out)
+    if args.command == "unmap":
+        plan = await mapping.prepare_unmap(session, args.provider_account)
+        return await _show_and_apply(args, session, plan, out)
+    if args.plan_command == "resume":
+        resume = await plans.prepare_resume(session, args.plan_id)
+        return await _show_and_apply(args, session, resume.preview, out,
+                                     lambda _: plans.apply_resume(session, resume), allow_empty=True)
+    prepare = plans.prepare_rollback if args.plan_command == "rollback" else plans.prepare_undo
+    plan = await prepare(session, args.plan_id)
+    return await _show_and_apply(args, session, plan, out, lambda p: plans.apply_inverse(session, p),
+                                 allow_empty=args.plan_command == "rollback")
+
+
+async def _show_and_apply(args: argparse.Namespace, session: Any, plan: Any, out: _Output,
+                          apply: Callable[[Any], Awaitable[Any]] | None = None, *, allow_empty: bool = False) -> int:
+    """Print the plan; apply it with --apply. ``allow_empty``: an empty plan still resolves
+    something when applied (a resume or rollback with nothing left to send)."""
+    from w365tui.workflows import base, render
+
+    out.data["plan"] = render.plan_json(plan)
+    out.data["applied"] = None
+    out.text(render.plan_text(plan))
+    if plan.blocking:
+        out.text("nothing was written")
+        return REFUSED
+    if plan.is_empty and not allow_empty:
+        out.text("nothing to change")
+        return DONE
+    if not args.apply:
+        out.text("dry run: nothing was written; add --apply to apply it")
+        return DONE
+    applied = await (apply or (lambda p: base.apply(session, p)))(plan)
+    if applied is None:
+        out.text("done: nothing of it had been applied; it is marked rolled back")
+        return DONE
+    out.data["applied"] = render.applied_json(applied)
+    if applied.ok:
+        out.text(f"applied: {applied.message()}")
+        return DONE
+    out.text(applied.message())
+    return REFUSED if applied.conflict else ERROR
 
 
 def _tui(args: argparse.Namespace) -> int:
+    chosen = _profile(args)
+    if chosen is None:
+        return ERROR
+    name, profile = chosen
     settings = load_settings()
-    try:
-        name, profile = settings.profile(args.profile)
-    except KeyError as error:
-        print(f"w365tui: {error.args[0]}", file=sys.stderr)
-        return 2
     if not profile.is_sandbox:
         from w365tui.clients.auth import read_tokens
         from w365tui.session import entra_store
@@ -156,8 +369,8 @@ def _tui(args: argparse.Namespace) -> int:
         if not read_tokens(entra_store(name)):
             print(f"w365tui: not signed in to {profile.dataverse_url}; run `w365tui login --profile {name}`",
                   file=sys.stderr)
-            return 2
+            return ERROR
     from w365tui.ui.app import W365App
 
     W365App(profile_name=name, profile=profile, keymap=settings.keys, theme=settings.theme).run()
-    return 0
+    return DONE

@@ -15,12 +15,13 @@ import httpx
 
 from w365tui.clients.auth import TokenFileError, read_tokens
 from w365tui.clients.http import RetryPolicy, W365Error
-from w365tui.clients.odata import DataverseClient, Query, eq, lookup_value
+from w365tui.clients.odata import DataverseClient, Query, eq
 from w365tui.clients.streamone import IonClient, IonTokens
 from w365tui.session import SessionError, endpoints, entra_sign_in, ion_store, sandbox_ion_token
 from w365tui.settings import Profile, cache_dir
-from w365tui.work365.gateway import GatewayError, Work365
-from w365tui.work365.schema import SchemaError
+from w365tui.work365.reads import ReadError, Reads
+from w365tui.work365.rows import wire_name
+from w365tui.work365.schema import SchemaError, load_schema
 
 CLIENT_SECRET_ENV = "W365TUI_CLIENT_SECRET"
 
@@ -47,13 +48,12 @@ async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) ->
                 raise DoctorFailure(f"Dataverse at {where.dataverse} is not usable: {exc}") from None
             out(f"dataverse  {where.dataverse}  WhoAmI ok (user {who['UserId']}, organization {who['OrganizationId']})")
             try:
-                gateway = await Work365.connect(dv, profile.schema_map, cache_root=cache_dir(), refresh=True)
-                provider = await gateway.techdata_provider()
-            except (SchemaError, GatewayError) as exc:
+                schema, _, _ = await load_schema(dv, profile.schema_map, cache_root=cache_dir(), refresh=True)
+                provider = await Reads(dv, schema).streamone_provider(profile.streamone_connectors)
+            except (SchemaError, ReadError) as exc:
                 raise DoctorFailure(f"Work 365 schema: {exc}") from None
             except W365Error as exc:
                 raise DoctorFailure(f"Work 365 schema discovery failed: {exc}") from None
-            schema = gateway.schema
             for role, table in sorted(schema.tables.items()):
                 columns = ", ".join(f"{k}={v}" for k, v in sorted(table.columns.items()))
                 out(f"table      {role:<17} {table.logical_name} ({table.entity_set})" + (f": {columns}" if columns else ""))
@@ -66,7 +66,7 @@ async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) ->
                                        ("subscriptions", "subscription", None),
                                        ("license change logs", "licensechangelog", None)):
                 table = schema.table(role)
-                condition = eq(lookup_value(table.column(extra)), None) if extra else None
+                condition = eq(wire_name(schema, role, extra), None) if extra else None
                 page = await anext(dv.pages(Query(table.entity_set, select=[table.primary_id], filter=condition,
                                                   top=1, count=True), page_size=1))
                 counts.append(f"{label} {page.count if page.count is not None else '?'}")

@@ -21,7 +21,9 @@ from w365tui.clients.odata import DataverseClient
 from w365tui.clients.streamone import IonClient, IonTokens
 from w365tui.journal import Journal
 from w365tui.settings import Profile, cache_dir
-from w365tui.work365.gateway import Work365
+from w365tui.work365.executor import Executor
+from w365tui.work365.reads import Reads
+from w365tui.work365.schema import Work365Schema, load_schema
 
 ENTRA_AUTHORITY = "https://login.microsoftonline.com"
 
@@ -114,11 +116,16 @@ async def endpoints(profile: Profile, profile_name: str, *, ion_token: bool = Tr
 
 @dataclass
 class Session:
+    """Everything one profile's work needs: the clients, the schema, reads, the executor, the journal."""
+
     profile_name: str
     profile: Profile
     dataverse: DataverseClient
     ion: IonClient
-    gateway: Work365
+    schema: Work365Schema
+    reads: Reads
+    executor: Executor
+    journal: Journal
     user_id: str
     organization_id: str
     user_name: str | None = None
@@ -137,7 +144,7 @@ class Session:
         if self._closed:
             return
         self._closed = True
-        await self.gateway.finish_plans()  # a plan being applied runs to its end first
+        await self.executor.finish_plans()  # a plan being applied runs to its end first
         await self.dataverse.aclose()
         if self.dataverse.token is not None:
             await self.dataverse.token.aclose()
@@ -155,20 +162,21 @@ async def open_session(profile_name: str, profile: Profile, *, sandbox_url: str 
     where = await start_endpoints(profile, profile_name, sandbox_url)
     if not profile.is_sandbox:
         token = entra_sign_in(profile, profile_name, where)
-    dataverse_url, ion_url, account_id = where.dataverse, where.ion, where.ion_account_id
-    dataverse = DataverseClient(dataverse_url, token=token, max_concurrency=profile.dataverse_concurrency)
-    ion = IonClient(ion_url, account_id, IonTokens(ion_store(profile_name), ion_url),
-                    max_concurrency=profile.streamone_concurrency)
+    timeout = httpx.Timeout(profile.timeout, connect=min(10.0, profile.timeout))
+    dataverse = DataverseClient(where.dataverse, token=token, max_concurrency=profile.dataverse_concurrency,
+                                timeout=timeout)
+    ion = IonClient(where.ion, where.ion_account_id, IonTokens(ion_store(profile_name), where.ion),
+                    max_concurrency=profile.streamone_concurrency, timeout=timeout)
+    journal = journal or Journal()
     try:
-        who = await dataverse.whoami()
-        user_name = await dataverse.user_name(str(who["UserId"]))
-        gateway = await Work365.connect(dataverse, profile.schema_map, cache_root=cache_dir(), journal=journal,
-                                        profile=profile_name)
+        schema, organization, user_id = await load_schema(dataverse, profile.schema_map, cache_root=cache_dir())
+        user_name = await dataverse.user_name(user_id)
     except BaseException:
         await dataverse.aclose()
         await ion.aclose()
         await stop_endpoints(where)
         raise
-    return Session(profile_name, profile, dataverse, ion, gateway, str(who["UserId"]), str(who["OrganizationId"]),
-                   user_name, where)
-
+    executor = Executor(dataverse, schema, journal, profile=profile_name, organization=organization,
+                        user=user_name or user_id, read_only=profile.read_only)
+    return Session(profile_name, profile, dataverse, ion, schema, Reads(dataverse, schema), executor, journal,
+                   user_id, organization, user_name, where)

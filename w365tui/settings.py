@@ -95,10 +95,17 @@ class SchemaOverrides(_Strict):
     options: dict[str, dict[str, int]] = {}
 
 
+#: Internal names of the Work 365 connectors that sync from StreamOne. Only the legacy TechData
+#: connector's is published; any other (StreamOne Ion's) is added per profile.
+STREAMONE_CONNECTORS = ("Providers.TechDataCspProvider",)
+
+
 class StreamOneSettings(_Strict):
     account_id: int = Field(gt=0, description="the reseller's Ion account id")
     base_url: HttpUrl = HttpUrl("https://ion.tdsynnex.com")
     cloud_profile_short_name: str = Field(default="Microsoft", min_length=1)
+    connectors: list[str] = Field(default=list(STREAMONE_CONNECTORS), min_length=1,
+                                  description="internal names of the providers' StreamOne connectors")
 
 
 class Profile(_Strict):
@@ -120,6 +127,7 @@ class Profile(_Strict):
     sandbox_db: Path | None = None
     dataverse_concurrency: int = Field(default=4, ge=1, le=52, description="requests in flight to Dataverse")
     streamone_concurrency: int = Field(default=2, ge=1, le=16, description="requests in flight to StreamOne")
+    timeout: float = Field(default=60.0, gt=0, le=600, description="seconds to wait for a service's answer")
     seed: int = 1
     scale: int | None = Field(default=None, gt=0)
 
@@ -140,6 +148,14 @@ class Profile(_Strict):
     @property
     def is_sandbox(self) -> bool:
         return self.kind == "sandbox"
+
+    @property
+    def streamone_connectors(self) -> tuple[str, ...]:
+        return tuple(self.streamone.connectors) if self.streamone else STREAMONE_CONNECTORS
+
+    @property
+    def cloud_profile_short_name(self) -> str:
+        return self.streamone.cloud_profile_short_name if self.streamone else "Microsoft"
 
 
 class Settings(_Strict):

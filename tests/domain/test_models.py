@@ -8,9 +8,7 @@ from pydantic import ValidationError
 from w365tui.domain import (
     LclEvent,
     LicenseChangeLog,
-    Provider,
     ProviderAccount,
-    ProviderType,
     ProvisioningStatus,
 )
 from w365tui.domain.models import lcl_total
@@ -26,15 +24,6 @@ def test_lcl_total_is_the_signed_sum_of_the_worked_example() -> None:
     manual = [lcl(LclEvent.CREATE, 10), lcl(LclEvent.UPDATE, 3), lcl(LclEvent.UPDATE, -1)]
     assert lcl_total(manual) == 12
     assert lcl_total(manual[:1]) == 10
-
-
-def test_the_automatic_techdata_provider_is_found_by_type_and_internal_name() -> None:
-    automatic = Provider(id=uuid.uuid4(), name="TD SYNNEX StreamOne", internal_name="Providers.TechDataCspProvider",
-                         type=ProviderType.AUTOMATIC)
-    manual_named_techdata = Provider(id=uuid.uuid4(), name="TechData", internal_name="Providers.TechDataCspProvider",
-                                     type=ProviderType.MANUAL)
-    assert automatic.is_automatic_techdata()
-    assert not manual_named_techdata.is_automatic_techdata()
 
 
 def test_models_are_immutable_and_reject_unknown_fields() -> None:

@@ -92,10 +92,18 @@ def test_map_an_unmapped_provider_account_with_keys_only(tmp_path: Path) -> None
         terminal.keys("m")
         terminal.wait_for("to a CRM account")
         terminal.keys("Enter")
-        terminal.wait_for("Map this provider account?")
+        terminal.wait_for("y apply 1 change")  # the review: CRM account — → Contoso Ltd
         terminal.keys("y")
         screen = terminal.wait_for("13 unmapped")
         assert "● Contoso Ltd" in screen
+        terminal.keys("J")  # the journal lists the plan as applied; u shows its undo for review
+        screen = terminal.wait_for("Map Contoso Ltd to Contoso Ltd")
+        assert "applied" in screen
+        terminal.keys("u")
+        terminal.wait_for("Undo: Map Contoso Ltd to Contoso Ltd")
+        terminal.keys("Escape")
+        terminal.keys("Escape")
+        terminal.wait_for("13 unmapped")
         terminal.keys("q")
         deadline = time.monotonic() + 20
         while "13 unmapped" in terminal.screen() and time.monotonic() < deadline:

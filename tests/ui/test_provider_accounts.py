@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Static
 
-from w365tui.ui.screens import AccountPickerScreen, ConfirmScreen, HelpScreen, PlanScreen
+from w365tui.ui.screens import AccountPickerScreen, ChoiceScreen, HelpScreen, ReviewScreen
 from w365tui.ui.widgets.record_table import RecordTable
 
 from .conftest import Running, app_for
@@ -60,12 +60,14 @@ async def test_map_with_keys_writes_the_mapping_and_journals_it(running: Running
     rows = picker.query_one(RecordTable).visible_rows()
     assert [r.cells[1] for r in rows][:2] == ["Contoso Ltd", "Contoso Limited"]
     await running.press("enter")
-    await running.until(lambda: isinstance(running.app.screen, ConfirmScreen))
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
+    review = running.app.screen
+    assert [(c.verb, c.label) for c in review.plan.changes] == [("update", "Contoso Ltd")]
     await running.press("y")
     await running.until(lambda: mapped_to(running, "Contoso Ltd") == "Contoso Ltd")
     await running.until(lambda: running.pane.current.account.is_mapped)
     (plan,) = running.journal.plans().values()
-    assert plan.outcome == "committed" and "map 'Contoso Ltd'" in plan.description
+    assert plan.status == "applied" and plan.title == "Map Contoso Ltd to Contoso Ltd"
 
 
 async def test_cancelling_the_confirm_writes_nothing(running: Running) -> None:
@@ -74,9 +76,9 @@ async def test_cancelling_the_confirm_writes_nothing(running: Running) -> None:
     await running.press("m")
     await running.until(lambda: isinstance(running.app.screen, AccountPickerScreen))
     await running.press("enter")
-    await running.until(lambda: isinstance(running.app.screen, ConfirmScreen))
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
     await running.press("n")
-    await running.pilot.pause(0.2)
+    await running.until(lambda: not isinstance(running.app.screen, ReviewScreen))
     assert running.sandbox.store.canonical_dump() == before
     assert list(running.journal.records()) == []
 
@@ -84,38 +86,39 @@ async def test_cancelling_the_confirm_writes_nothing(running: Running) -> None:
 async def test_unmap_asks_first(running: Running) -> None:
     await filter_to(running, "Southridge")
     await running.press("u")
-    await running.until(lambda: isinstance(running.app.screen, ConfirmScreen))
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
     await running.press("y")
     await running.until(lambda: mapped_to(running, "Southridge Video") is None)
 
 
-async def test_a_row_changed_elsewhere_is_refused_and_reloaded(running: Running) -> None:
+async def test_a_row_changed_elsewhere_after_review_is_refused_and_nothing_is_written(running: Running) -> None:
     await filter_to(running, "Northwind")
     store = running.sandbox.store
     from w365tui.sandbox.schema import BY_LOGICAL
 
     pa_id = running.pane.current.account.id
-    store.update(BY_LOGICAL["work365_provideraccount"], str(pa_id), {"work365_syncstatus": None})  # someone else wrote
     await running.press("m")
     await running.until(lambda: isinstance(running.app.screen, AccountPickerScreen))
     await running.press("enter")
-    await running.until(lambda: isinstance(running.app.screen, ConfirmScreen))
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
+    store.update(BY_LOGICAL["work365_provideraccount"], str(pa_id), {"work365_syncstatus": None})  # someone else wrote
     await running.press("y")
-    await running.until(lambda: any(n.title == "Mapping refused" for n in running.app._notifications))
+    await running.until(lambda: any(n.title == "Not applied" and "a row changed" in n.message
+                                    for n in running.app._notifications))
     assert mapped_to(running, "Northwind Traders") is None
     assert running.app.is_running
 
 
 async def test_sync_provider_accounts_previews_then_applies_idempotently(running: Running) -> None:
     await running.press("a")
-    await running.until(lambda: isinstance(running.app.screen, PlanScreen))
-    assert [c[1] for c in running.app.screen.changes] == ["Litware Inc", "Trey Research"]
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
+    assert [c.label for c in running.app.screen.plan.changes] == ["Litware Inc", "Trey Research"]
     await running.press("y")
     await running.until(lambda: "Litware Inc" in {r.account.name for r in running.pane.rows.values()})
     assert mapped_to(running, "Trey Research") is None  # created, unmapped
     await running.press("a")
-    await running.until(lambda: isinstance(running.app.screen, PlanScreen))
-    assert running.app.screen.changes == []
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
+    assert running.app.screen.plan.is_empty and not running.app.screen.can_apply
     await running.press("escape")
 
 
@@ -125,11 +128,12 @@ async def test_sync_subscriptions_for_a_mapped_account(running: Running) -> None
     store.conn.execute("UPDATE ion_subscription SET total_licenses = '8' WHERE customer_id = ? AND billing_term = 'P1M'",
                        (customer,))
     await filter_to(running, "Woodgrove")
-    await running.press("b")
-    await running.until(lambda: running.app.screen.__class__.__name__ == "ChoiceScreen")
-    await running.press("enter")
-    await running.until(lambda: isinstance(running.app.screen, PlanScreen))
-    assert [(c[0], c[2]) for c in running.app.screen.changes] == [("quantity", "5 → 8 (+3)")]
+    await running.press("b")  # one active contract: no question asked
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
+    plan = running.app.screen.plan
+    assert [(c.verb, c.role) for c in plan.changes] == [("update", "subscription"), ("create", "licensechangelog")]
+    assert plan.changes[0].before == {"quantity": 5} and plan.changes[0].after == {"quantity": 8}
+    assert plan.changes[1].values["quantity"] == 3
     await running.press("y")
     await running.until(lambda: store.conn.execute(
         "SELECT COUNT(*) FROM work365_subscription s JOIN account a ON a.accountid = s.work365_subscription_customer "
@@ -149,9 +153,10 @@ async def test_hostile_names_render_literally_in_list_detail_and_dialogs(running
     title = running.app.screen.query(Static).first().render()
     assert "[bold red]Evil[/] Corp" in title.plain
     await running.press("enter")
-    await running.until(lambda: isinstance(running.app.screen, ConfirmScreen))
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
     body = "\n".join(s.render().plain for s in running.app.screen.query(Static))
-    assert body.count("[bold red]Evil[/] Corp") == 2  # provider account and CRM account, as typed
+    assert body.count("[bold red]Evil[/] Corp") >= 2  # provider account and CRM account, as typed
+    assert "[bold red]Evil[/]" in "\n".join(table_text(running.app.screen.query_one(RecordTable)))
 
 
 async def test_help_lists_keys_with_their_binding_ids(running: Running) -> None:
@@ -166,11 +171,12 @@ async def test_help_lists_keys_with_their_binding_ids(running: Running) -> None:
 async def test_command_palette_offers_what_fits_the_selection(running: Running) -> None:
     await filter_to(running, "Fabrikam")
     titles = {c.title for c in running.app.get_system_commands(running.app.screen)}
-    assert {"Unmap provider account", "Sync subscriptions", "Sync provider accounts"} <= titles
-    assert "Map provider account" not in titles
+    assert {"Unmap provider account", "Sync subscriptions", "Sync provider accounts", "Open the journal"} <= titles
+    assert "Map provider account" in titles  # m changes a mapping too
     await filter_to(running, "Contoso Ltd")
     titles = {c.title for c in running.app.get_system_commands(running.app.screen)}
     assert "Map provider account" in titles and "Unmap provider account" not in titles
+    assert "Sync subscriptions" not in titles
 
 
 async def test_long_work_can_be_cancelled_with_escape(running: Running) -> None:
@@ -179,7 +185,7 @@ async def test_long_work_can_be_cancelled_with_escape(running: Running) -> None:
     await running.until(lambda: "Reading StreamOne customers" in str(running.app.query_one("#pa-status", Static).render()))
     await running.press("escape")
     await running.until(lambda: any(n.message == "Cancelled." for n in running.app._notifications))
-    assert not isinstance(running.app.screen, PlanScreen)
+    assert not isinstance(running.app.screen, ReviewScreen)
 
 
 async def test_a_failing_service_becomes_a_notification(running: Running) -> None:
@@ -202,10 +208,17 @@ async def test_keys_can_be_remapped_by_binding_id(sandbox, tmp_path) -> None:
         await state.until(lambda: isinstance(app.screen, AccountPickerScreen))
 
 
-async def test_copy_id_uses_the_clipboard(running: Running) -> None:
+async def test_copy_offers_each_id_and_says_which_it_copied(running: Running) -> None:
     await filter_to(running, "Fabrikam")
     await running.press("c")
-    assert running.app.clipboard == str(running.pane.current.account.id)
+    await running.until(lambda: isinstance(running.app.screen, ChoiceScreen))
+    offered = [row.cells[0] for row in running.app.screen.query_one(RecordTable).visible_rows()]
+    assert offered == ["Tenant id (Microsoft)", "StreamOne customer id", "Provider account record id (Dataverse)",
+                       "CRM account record id (Dataverse)"]
+    await running.press("j", "enter")
+    await running.until(lambda: running.app.clipboard == running.pane.current.account.provider_specific_id)
+    assert any(n.message.startswith("Copied the streamOne customer id") or "StreamOne customer id" in n.message
+               for n in running.app._notifications)
 
 
 async def test_ansi_theme_and_unknown_theme(sandbox, tmp_path) -> None:
@@ -287,8 +300,8 @@ async def test_a_read_only_profile_refuses_writes(sandbox, tmp_path) -> None:
         assert not isinstance(app.screen, AccountPickerScreen)
         assert any(n.message == "This profile is read-only." for n in app._notifications)
         await state.press("a")
-        await state.until(lambda: isinstance(app.screen, PlanScreen))
-        await state.press("y")  # refused: the plan screen stays, nothing is written
-        assert isinstance(app.screen, PlanScreen)
+        await state.until(lambda: isinstance(app.screen, ReviewScreen))
+        await state.press("y")  # refused: the review stays, nothing is written
+        assert isinstance(app.screen, ReviewScreen)
         await state.press("escape")
     assert list(journal.records()) == []

@@ -15,8 +15,7 @@ from w365tui.sandbox.schema import (
     PROVISIONING_STATUSES,
 )
 from w365tui.settings import SchemaOverrides
-from w365tui.work365.gateway import Work365
-from w365tui.work365.schema import SchemaError, discover
+from w365tui.work365.schema import SchemaError, discover, load_schema
 
 pytestmark = pytest.mark.anyio
 
@@ -55,15 +54,15 @@ async def test_overrides_win_and_bad_ones_name_the_key(sandbox: Sandbox) -> None
 
 async def test_the_schema_is_cached_per_org(sandbox: Sandbox, tmp_path: Path) -> None:
     async with DataverseClient(sandbox.dataverse_url) as dv:
-        first = await Work365.connect(dv, cache_root=tmp_path)
+        first, organization, _ = await load_schema(dv, cache_root=tmp_path)
         cached = list((tmp_path / "schema").glob("*.json"))
-        assert [p.stem for p in cached] == [first.organization_id]
+        assert [p.stem for p in cached] == [organization]
         probe = sandbox.faults.add("latency", path="EntityDefinitions", delay=0)
-        second = await Work365.connect(dv, cache_root=tmp_path)
+        second, _, _ = await load_schema(dv, cache_root=tmp_path)
         assert probe.hits == 0  # no metadata requests: the cache served
-        assert second.schema == first.schema
-        await Work365.connect(dv, cache_root=tmp_path, refresh=True)
+        assert second == first
+        await load_schema(dv, cache_root=tmp_path, refresh=True)
         assert probe.hits > 0
         cached[0].write_text('{"version": 0}')
-        third = await Work365.connect(dv, cache_root=tmp_path)
-        assert third.schema == first.schema  # an outdated cache is rediscovered
+        third, _, _ = await load_schema(dv, cache_root=tmp_path)
+        assert third == first  # an outdated cache is rediscovered

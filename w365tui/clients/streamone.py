@@ -125,14 +125,14 @@ class IonClient:
 
     def __init__(self, base_url: str, account_id: int, tokens: IonTokens, *,
                  transport: httpx.AsyncBaseTransport | None = None, max_concurrency: int = 2,
-                 retry: RetryPolicy | None = None, sleep: Any = None):
+                 retry: RetryPolicy | None = None, sleep: Any = None, timeout: httpx.Timeout | None = None):
         self.account_id = int(account_id)
         self.tokens = tokens
         extra = {"sleep": sleep} if sleep is not None else {}
         self.http = ServiceClient(
             "StreamOne", base_url, headers={"Accept": "application/json"}, error_parser=ion_error,
             auth_headers=self._auth, on_unauthorised=tokens.invalidate, transport=transport,
-            max_concurrency=max_concurrency, retry=retry, **extra)
+            max_concurrency=max_concurrency, retry=retry, timeout=timeout, **extra)
         self.prefix = f"/api/v3/accounts/{self.account_id}"
 
     async def _auth(self) -> dict[str, str]:

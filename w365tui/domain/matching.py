@@ -80,6 +80,7 @@ class Candidate:
     contact_email: str | None = None
     tenant_ids: frozenset[str] = frozenset()  # tenant ids already mapped to this account
     mapped_on_provider: int = 0  # provider accounts of this provider already mapped to it
+    mapped_total: int = 0  # provider accounts of any provider mapped to it
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,6 @@ from w365tui.domain.enums import (
     SyncStatus,
 )
 
-#: Internal name of the legacy automatic TechData connector in Work 365.
-TECHDATA_INTERNAL_NAME = "Providers.TechDataCspProvider"
-
 
 class _Entity(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -41,13 +38,6 @@ class Provider(_Entity):
     internal_name: str | None = None
     type: ProviderType | None = None
 
-    def is_automatic_techdata(self, internal_name: str = TECHDATA_INTERNAL_NAME) -> bool:
-        """True for the automatic provider whose connector is ``internal_name``.
-
-        Identified by type and internal name, never by display name.
-        """
-        return self.type is ProviderType.AUTOMATIC and self.internal_name == internal_name
-
 
 class ProviderAccount(_Entity):
     name: str
@@ -55,16 +45,22 @@ class ProviderAccount(_Entity):
     provider_id: UUID | None = None
     account_id: UUID | None = None
     sync_status: SyncStatus | None = None
+    state: RecordState = RecordState.ACTIVE
 
     @property
     def is_mapped(self) -> bool:
         return self.account_id is not None
+
+    @property
+    def is_active(self) -> bool:
+        return self.state is RecordState.ACTIVE
 
 
 class Account(_Entity):
     name: str
     website: str | None = None
     email: str | None = None
+    city: str | None = None
     primary_contact_email: str | None = None
     state: RecordState = RecordState.ACTIVE
 
@@ -80,6 +76,10 @@ class BillingContract(_Entity):
     price_list: str | None = None
     is_default: bool = False
     state: RecordState = RecordState.ACTIVE
+
+    @property
+    def is_active(self) -> bool:
+        return self.state is RecordState.ACTIVE
 
 
 class Subscription(_Entity):

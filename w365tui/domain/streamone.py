@@ -199,3 +199,20 @@ class IonError(_IonModel):
     message: str | None = None
     code: int | None = None
     details: list[Any] = []
+
+
+_TERM_UNITS = {"D": ("day", "days"), "W": ("week", "weeks"), "M": ("month", "months"), "Y": ("year", "years")}
+
+
+def term_words(term: str | None) -> str:
+    """An ISO 8601 billing term in words: ``P1M`` → ``1 month``, ``P3Y`` → ``3 years``.
+
+    Anything else is returned as it is (an unknown term is shown, not hidden).
+    """
+    text = (term or "").strip().upper()
+    if len(text) >= 3 and text[0] == "P" and text[1:-1].isdigit() and text[-1] in _TERM_UNITS:
+        count = int(text[1:-1])
+        one, many = _TERM_UNITS[text[-1]]
+        return f"{count} {one if count == 1 else many}"
+    return term or ""
+

@@ -1,113 +1,100 @@
 """What a sync from StreamOne would change in Work 365, decided before anything is written.
 
-Both plans are idempotent: computed again after they were applied, they are empty.
+Both syncs are plans (:mod:`w365tui.domain.plan`) and idempotent: made again after they were
+applied, they are empty. Both refuse a provider that is not an automatic StreamOne one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import date
 from uuid import UUID
 
-from w365tui.domain.models import ProviderAccount, Subscription
-from w365tui.domain.streamone import Customer, IonSubscription
+from w365tui.domain.models import (
+    BillingContract,
+    LicenseChangeLog,
+    Provider,
+    ProviderAccount,
+    Subscription,
+)
+from w365tui.domain.plan import NO_CONTEXT, Change, Create, Plan, PlanContext, Ref, Update
+from w365tui.domain.rules import clip, quantity_change, settle_create_lcl, streamone_problem
+from w365tui.domain.streamone import Customer, IonSubscription, term_words
+
+__all__ = ["clip", "ion_keys", "plan_provider_account_sync", "plan_subscription_sync", "provider_account_key"]
 
 
-def clip(text: str, limit: int | None) -> str:
-    if limit is None or len(text) <= limit:
-        return text
-    return text[: max(0, limit - 1)] + "…"
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-@dataclass(frozen=True)
-class NewProviderAccount:
-    customer_id: str
-    name: str
+def provider_account_key(provider_id: UUID, customer_id: str) -> str:
+    """What makes two provider accounts the same: the provider and the provider-specific id."""
+    return f"provideraccount:{provider_id}:{customer_id.strip()}"
 
 
-@dataclass(frozen=True)
-class ProviderAccountRename:
-    account: ProviderAccount
-    name: str
-
-
-@dataclass(frozen=True)
-class ProviderAccountSyncPlan:
-    provider_id: UUID
-    creates: tuple[NewProviderAccount, ...]
-    renames: tuple[ProviderAccountRename, ...]
-    unchanged: int
-    skipped_inactive: int
-    duplicates: tuple[str, ...]  # provider-specific ids held by more than one provider account
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.creates and not self.renames
-
-
-def plan_provider_account_sync(provider_id: UUID, existing: Iterable[ProviderAccount], customers: Iterable[Customer],
-                               name_limit: int | None = None) -> ProviderAccountSyncPlan:
+def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAccount], customers: Iterable[Customer],
+                               *, connectors: Collection[str], name_limit: int | None = None,
+                               context: PlanContext = NO_CONTEXT,
+                               new_id: Callable[[], UUID] = uuid.uuid4) -> Plan:
     """Provider accounts to create or rename so that every active StreamOne customer has one,
-    keyed by provider + provider-specific id (the StreamOne customer id)."""
+    keyed by provider + provider-specific id (the StreamOne customer id).
+
+    Not atomic: each account is its own unit, so a large sync goes in several changesets.
+    """
+    title = f"Sync provider accounts on {provider.name}"
+    problem = streamone_problem(provider, connectors)
+    if problem:
+        return Plan("sync-provider-accounts", title, (), context, blocking=(problem,), atomic=False)
     by_id: dict[str, ProviderAccount] = {}
     duplicates: set[str] = set()
     for account in existing:
-        if account.provider_id != provider_id or not account.provider_specific_id:
+        if account.provider_id != provider.id or not account.provider_specific_id:
             continue
         key = account.provider_specific_id.strip()
         if key in by_id:
             duplicates.add(key)
             continue
         by_id[key] = account
-    creates: list[NewProviderAccount] = []
-    renames: list[ProviderAccountRename] = []
-    unchanged = skipped = 0
+    changes: list[Change] = []
+    unchanged = skipped = total = inactive = 0
     seen: set[str] = set()
+    provider_ref = Ref("provider", provider.id, provider.name)
     for customer in customers:
         if customer.id in seen:
             continue
         seen.add(customer.id)
+        total += 1
         name = clip(customer.display_name.strip() or customer.id, name_limit)
         current = by_id.get(customer.id)
         if current is None:
             if customer.is_active:
-                creates.append(NewProviderAccount(customer.id, name))
+                changes.append(Create("provideraccount", new_id(),
+                                      {"name": name, "providerspecificid": customer.id, "provider": provider_ref},
+                                      name, key=provider_account_key(provider.id, customer.id), unit=len(changes)))
             else:
                 skipped += 1
+        elif not current.is_active:
+            inactive += 1  # deactivated in Work 365 (an undone sync, say): left as it is
         elif current.name != name:
-            renames.append(ProviderAccountRename(current, name))
+            if current.etag is None:
+                raise ValueError(f"{current.name!r} was read without an ETag")
+            changes.append(Update("provideraccount", current.id, current.etag, {"name": current.name}, {"name": name},
+                                  current.name, unit=len(changes)))
         else:
             unchanged += 1
-    return ProviderAccountSyncPlan(provider_id, tuple(creates), tuple(renames), unchanged, skipped, tuple(sorted(duplicates)))
-
-
-@dataclass(frozen=True)
-class NewSubscription:
-    ion: IonSubscription
-
-
-@dataclass(frozen=True)
-class QuantityChange:
-    subscription: Subscription
-    ion: IonSubscription
-
-    @property
-    def delta(self) -> int:
-        return self.ion.quantity - self.subscription.quantity
-
-
-@dataclass(frozen=True)
-class SubscriptionSyncPlan:
-    contract_id: UUID
-    creates: tuple[NewSubscription, ...]
-    changes: tuple[QuantityChange, ...]
-    unchanged: int
-    skipped_inactive: int
-    only_in_work365: tuple[Subscription, ...]
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.creates and not self.changes
+    creates = sum(isinstance(c, Create) for c in changes)
+    renames = len(changes) - creates
+    summary = (f"{_plural(total, 'StreamOne customer')}: {creates} to create, {renames} to rename, "
+               f"{unchanged} unchanged, {skipped} inactive skipped")
+    if inactive:
+        summary += f", {inactive} whose provider account is deactivated in Work 365 (left so)"
+    warnings = (f"customer ids held by more than one provider account: {', '.join(sorted(duplicates))}",) \
+        if duplicates else ()
+    return Plan("sync-provider-accounts", title, tuple(changes), context, summary=summary, warnings=warnings,
+                atomic=False, stats={"customers": total, "create": creates, "rename": renames, "unchanged": unchanged,
+                                     "skipped_inactive": skipped, "deactivated": inactive}).checked()
 
 
 def ion_keys(ion: IonSubscription) -> set[str]:
@@ -115,35 +102,99 @@ def ion_keys(ion: IonSubscription) -> set[str]:
     return {k.casefold() for k in (ion.subscription_id, ion.id) if k}
 
 
-def plan_subscription_sync(contract_id: UUID, ion_subscriptions: Sequence[IonSubscription],
-                           work365: Sequence[Subscription]) -> SubscriptionSyncPlan:
-    """StreamOne subscriptions missing from Work 365, and quantities that differ.
+def subscription_key(provider_id: UUID, ion: IonSubscription) -> str:
+    return f"subscription:{provider_id}:{(ion.subscription_id or ion.id).casefold()}"
 
-    ``work365`` are the account's subscriptions on the automatic TechData provider; they are
+
+CREATE_LCL_NOTE = ("Work 365 writes each new subscription's Create LCL itself. It must be Not Applicable, or "
+                   "TechData would be asked for the licences again: it is read straight after, and one written "
+                   "Awaiting Provisioning is set Not Applicable by a follow-up plan, shown and journalled.")
+
+
+def plan_subscription_sync(*, provider: Provider, account: Ref, contract: BillingContract,
+                           ion: Sequence[tuple[ProviderAccount, IonSubscription]],
+                           work365: Sequence[tuple[Subscription, Sequence[LicenseChangeLog]]],
+                           today: date, connectors: Collection[str], limits: dict[str, int | None] | None = None,
+                           context: PlanContext = NO_CONTEXT, new_id: Callable[[], UUID] = uuid.uuid4) -> Plan:
+    """StreamOne subscriptions missing from Work 365, quantities that differ (each with its
+    Update LCL), and Create LCLs of synced subscriptions still Awaiting Provisioning.
+
+    ``work365`` are the account's subscriptions with their LCLs; those on ``provider`` are
     matched by provider subscription id, so one SKU held monthly and annually stays two.
+    One atomic changeset: a quantity never lands without its LCL.
     """
+    title = f"Sync subscriptions onto {contract.name}"
+    problem = streamone_problem(provider, connectors)
+    if problem:
+        return Plan("sync-subscriptions", title, (), context, blocking=(problem,))
+    blocking = []
+    if contract.customer_id != account.id:
+        blocking.append(f"the billing contract {contract.name!r} belongs to another account")
+    if not contract.is_active:
+        blocking.append(f"the billing contract {contract.name!r} is inactive")
+    limits = limits or {}
+    on_provider = [(s, lcls) for s, lcls in work365 if s.provider_id == provider.id]
     by_key: dict[str, Subscription] = {}
-    for sub in work365:
+    for sub, _ in on_provider:
         if sub.provider_subscription_id:
             by_key.setdefault(sub.provider_subscription_id.casefold(), sub)
-    creates: list[NewSubscription] = []
-    changes: list[QuantityChange] = []
+    changes: list[Change] = []
     matched: set[UUID] = set()
-    unchanged = skipped = 0
-    for ion in ion_subscriptions:
-        match = next((by_key[k] for k in ion_keys(ion) if k in by_key), None)
+    creates = updates = unchanged = skipped = 0
+    for pa, item in ion:
+        match = next((by_key[k] for k in ion_keys(item) if k in by_key), None)
         if match is not None:
             matched.add(match.id)
-        if not ion.is_active:
+        if not item.is_active:
             skipped += 1
             continue
         if match is None:
-            creates.append(NewSubscription(ion))
+            name = clip(item.sku_display_name or item.subscription_name or item.id, limits.get("subscription.name"))
+            term = term_words(item.subscription_billing_term)
+            label = f"{name} ({term}{', billed ' + item.subscription_billing_cycle if item.subscription_billing_cycle else ''})" \
+                if term else name
+            values = {
+                "name": name,
+                "quantity": item.quantity,
+                "providersubscriptionid": item.subscription_id or item.id,
+                "partnumber": item.mfg_part_number,
+                "effectivestartdate": item.subscription_start_date.date() if item.subscription_start_date else None,
+                "customer": account,
+                "billingcontract": Ref("billingcontract", contract.id, contract.name),
+                "provider": Ref("provider", provider.id, provider.name),
+                "provideraccount": Ref("provideraccount", pa.id, pa.name),
+            }
+            values = {k: v for k, v in values.items() if v is not None}
+            changes.append(Create("subscription", new_id(), values, label, key=subscription_key(provider.id, item),
+                                  unit=len(changes)))
+            creates += 1
         elif not match.is_active:
             skipped += 1
-        elif match.quantity != ion.quantity:
-            changes.append(QuantityChange(match, ion))
+        elif match.quantity != item.quantity:
+            changes.extend(quantity_change(match, item.quantity, today=today, unit=len(changes),
+                                           name_limit=limits.get("licensechangelog.name"), new_id=new_id))
+            updates += 1
         else:
             unchanged += 1
-    only = tuple(s for s in work365 if s.id not in matched and s.is_active)
-    return SubscriptionSyncPlan(contract_id, tuple(creates), tuple(changes), unchanged, skipped, only)
+    settled = 0
+    for sub, lcls in on_provider:
+        if sub.id not in matched or not sub.is_active:
+            continue
+        for lcl in lcls:
+            settle = settle_create_lcl(lcl, sub.name, unit=len(changes))
+            if settle is not None:
+                changes.append(settle)
+                settled += 1
+    only = [s for s, _ in on_provider if s.id not in matched and s.is_active]
+    summary = (f"{_plural(len(ion), 'StreamOne subscription')}: {creates} new, {updates} quantity "
+               f"change{'' if updates == 1 else 's'}, {unchanged} unchanged")
+    if settled:
+        summary += f", {settled} Create LCL{'' if settled == 1 else 's'} to set Not Applicable"
+    warnings = []
+    if only:
+        warnings.append(f"{_plural(len(only), 'subscription')} on {provider.name} only in Work 365: "
+                        + ", ".join(s.name for s in only[:5]) + (" …" if len(only) > 5 else ""))
+    return Plan("sync-subscriptions", title, tuple(changes), context, summary=summary, warnings=tuple(warnings),
+                blocking=tuple(blocking), notes=(CREATE_LCL_NOTE,) if creates else (),
+                stats={"streamone": len(ion), "create": creates, "quantity": updates, "unchanged": unchanged,
+                       "skipped_inactive": skipped, "settle": settled, "only_in_work365": len(only)}).checked()

@@ -202,7 +202,8 @@ class DataverseService:
                     "@odata.context": f"{self.base(request)}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
                     "BusinessUnitId": BUSINESS_UNIT_ID,
                     "UserId": USER_ID,
-                    "OrganizationId": ORGANIZATION_ID,
+                    # Each sandbox database is an org of its own: a reset one is a new org.
+                    "OrganizationId": self.store.meta("organization_id") or ORGANIZATION_ID,
                 }
             )
         if relative.startswith("EntityDefinitions"):

@@ -26,6 +26,9 @@ class Fault:
     ``drop_after``: run and commit the request, then close the connection without answering.
     ``latency``: wait ``delay`` seconds before running the request.
     ``malformed``: answer 200 with a truncated JSON body, without running the request.
+
+    ``skip`` lets that many matching requests through first (a fault on the third ``$batch``:
+    ``skip=2``); ``times`` then counts the requests it hits.
     """
 
     kind: str
@@ -35,8 +38,10 @@ class Fault:
     retry_after: float | None = None
     delay: float = 0.0
     times: int | None = None
+    skip: int = 0
     id: int = 0
     hits: int = 0
+    seen: int = 0
     _pattern: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -48,6 +53,8 @@ class Fault:
             raise ValueError("delay and retry_after cannot be negative")
         if self.times is not None and self.times < 1:
             raise ValueError("times must be at least 1 (or absent for no limit)")
+        if self.skip < 0:
+            raise ValueError("skip cannot be negative")
         try:
             self._pattern = re.compile(self.path)
         except re.error as exc:
@@ -64,7 +71,7 @@ class Fault:
         return {
             "id": self.id, "kind": self.kind, "path": self.path, "method": self.method,
             "status": self.status, "retry_after": self.retry_after, "delay": self.delay,
-            "times": self.times, "hits": self.hits,
+            "times": self.times, "skip": self.skip, "hits": self.hits,
         }
 
 
@@ -101,6 +108,9 @@ class FaultInjector:
         with self._lock:
             for fault in list(self._faults):
                 if fault.matches(method, path):
+                    fault.seen += 1
+                    if fault.seen <= fault.skip:
+                        continue
                     fault.hits += 1
                     hit.append(fault)
                     if fault.times is not None and fault.hits >= fault.times:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +25,22 @@ def open_store(path: str | Path, *, seed: int = 1, scale: int | None = None) -> 
     store = Store(path)
     if store.meta("seed") is None:
         seeding.seed(store, seed=seed, scale=scale)
+        store.set_meta("organization_id", str(uuid.uuid4()))
     return store
+
+
+def summary(store: Store) -> str:
+    """What a seeded book holds, in the terms the app shows it."""
+    conn = store.conn
+    providers = conn.execute(
+        "SELECT v.work365_name, COUNT(p.work365_provideraccountid), SUM(p.work365_account IS NULL) "
+        "FROM work365_provideraccount p JOIN work365_provider v ON v.work365_providerid = p.work365_provider "
+        "WHERE p.statecode = 0 AND v.statecode = 0 GROUP BY v.work365_name ORDER BY COUNT(*) DESC").fetchall()
+    parts = [f"{store.count('account'):,} CRM accounts"]
+    parts += [f"{count:,} provider accounts on {name} ({unmapped or 0:,} unmapped)" for name, count, unmapped in providers]
+    parts.append(f"{store.count('work365_subscription'):,} subscriptions")
+    parts.append(f"{store.count('ion_customer'):,} StreamOne customers")
+    return ", ".join(parts)
 
 
 def reset(path: str | Path, *, seed: int = 1, scale: int | None = None) -> Store:

@@ -98,6 +98,13 @@ class Demo:
     aws_first: bool = False
 
 
+# Where the demo's CRM accounts are: what tells near-duplicate names apart.
+CITIES = {"Contoso Ltd": "Seattle", "Contoso Limited": "Manchester", "Contoso Pharmaceuticals": "Basel",
+          "Fabrikam Inc": "Redmond", "Northwind Traders": "Portland", "A. Datum Corp": "Chicago",
+          "Tailspin Toys, Inc": "Denver", "Lamna Healthcare GmbH": "Munich", "Alpine Ski House": "Åre",
+          "Cafe Muller GmbH": "Cologne", "O'Brien and Sons UK Limited": "Leeds", "Pizza Palace AB": "Malmö",
+          "Coho Winery": "Napa", "Wide World Importers": "Rotterdam"}
+
 LONG_NAME = ("Consolidated Regional Association of Independent Northern Hemisphere Agricultural "
              "Equipment Cooperatives, Distributors and Allied Service Providers for the Greater "
              "Metropolitan Area and Outlying Districts Limited")
@@ -285,7 +292,8 @@ class _Builder:
     # -- CRM --------------------------------------------------------------------------------
     def account(self, name: str, website: str | None, email: str | None, currency: str) -> dict[str, Any]:
         account = self.book.add("account", {"name": name, "websiteurl": website, "emailaddress1": None,
-                                            "accountnumber": f"C{self.book.rng.randint(10000, 99999)}"})
+                                            "accountnumber": f"C{self.book.rng.randint(10000, 99999)}",
+                                            "address1_city": CITIES.get(name)})
         if email:
             first = email.split("@")[0].replace(".", " ").title()
             contact = self.book.add("contact", {"fullname": first, "firstname": first.split()[0],

@@ -1,4 +1,5 @@
-"""The app shell: numbered panes, header, footer, help, command palette, remappable keys.
+"""The app shell: numbered panes from the registry, header, footer, help, command palette, the
+journal screen and remappable keys. It names no pane.
 
 All I/O runs in workers; a worker's failure becomes a notification and the app stays up.
 """
@@ -8,32 +9,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from w365tui.journal import Journal
 from w365tui.session import Session, SessionError, open_session
 from w365tui.settings import Profile
-from w365tui.ui.panes.provider_accounts import ProviderAccountsPane
-from w365tui.ui.screens import HelpScreen
+from w365tui.ui.commands import Command, bindings
+from w365tui.ui.panes import PANES, Pane
 
-PANES = (
-    ("provider-accounts", "1 Provider accounts"),
-    ("subscriptions", "2 Subscriptions"),
-    ("lcls", "3 License change logs"),
-    ("reports", "4 Reports"),
+APP_COMMANDS: tuple[Command, ...] = (
+    Command("app.quit", "q", "Quit", "quit", "Quit the app", palette=False),
+    Command("app.help", "question_mark,f1", "Help", "help", "Every key, with its binding id", palette=False),
+    Command("app.journal", "J", "Journal", "journal", "Every plan applied: finish, roll back or undo one",
+            title="Open the journal", show=False),
 )
-COMING = {
-    "subscriptions": "Side-by-side comparison and retirement of manual subscriptions arrive in the next release.",
-    "lcls": "Editing license change logs, with archive toggles, arrives in a coming release.",
-    "reports": "The mismatch reports, each leading straight to its fix, arrive in a coming release.",
-}
+
+
+def _pane_bindings() -> list[Binding]:
+    return [Binding(str(n), f"pane('{pane.PANE_ID}')", pane.TITLE, show=False, id=f"app.pane.{n}")
+            for n, pane in enumerate(PANES, start=1)]
 
 
 class W365App(App[None]):
@@ -41,18 +41,10 @@ class W365App(App[None]):
     CSS = """
     Header.sandbox { background: $warning 60%; color: $text; }
     Header.readonly { background: $secondary 60%; }
-    .coming { padding: 1 2; color: $text-muted; }
     TabbedContent, TabPane { height: 1fr; }
     TabPane { padding: 0; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("question_mark,f1", "help", "Help", id="app.help"),
-        Binding("1", "pane('provider-accounts')", "Accounts", show=False, id="app.pane.1"),
-        Binding("2", "pane('subscriptions')", "Subscriptions", show=False, id="app.pane.2"),
-        Binding("3", "pane('lcls')", "LCLs", show=False, id="app.pane.3"),
-        Binding("4", "pane('reports')", "Reports", show=False, id="app.pane.4"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings(APP_COMMANDS), *_pane_bindings()]
 
     class Connected(Message):
         def __init__(self, session: Session) -> None:
@@ -89,46 +81,55 @@ class W365App(App[None]):
         elif self.profile.read_only:
             header.add_class("readonly")
         yield header
-        with TabbedContent(initial="provider-accounts", id="panes"):
-            for pane_id, title in PANES:
-                with TabPane(title, id=pane_id):
-                    if pane_id == "provider-accounts":
-                        yield ProviderAccountsPane()
-                    else:
-                        yield Static(Text(COMING[pane_id]), classes="coming")
+        with TabbedContent(initial=f"tab-{PANES[0].PANE_ID}", id="panes"):
+            for number, pane in enumerate(PANES, start=1):
+                with TabPane(f"{number} {pane.TITLE}", id=f"tab-{pane.PANE_ID}"):
+                    yield pane()
         yield Footer()
+
+    @property
+    def panes(self) -> list[Pane]:
+        return list(self.query(Pane))
+
+    @property
+    def active_pane(self) -> Pane | None:
+        active = self.query_one(TabbedContent).active
+        return next((p for p in self.panes if f"tab-{p.PANE_ID}" == active), None)
 
     @staticmethod
     def binding_ids() -> set[str]:
         """Every binding id the app defines (what the settings' [keys] table may remap)."""
         from w365tui.ui import screens
+        from w365tui.ui.journal import JournalScreen
+        from w365tui.ui.panes.provider_accounts import ProviderAccountScreen
         from w365tui.ui.widgets.filtered_list import FilteredList
         from w365tui.ui.widgets.record_table import RecordTable
 
-        owners = [W365App, ProviderAccountsPane, RecordTable, FilteredList, screens.HelpScreen, screens.ConfirmScreen,
-                  screens.PlanScreen, screens.AccountPickerScreen, screens.ChoiceScreen]
+        owners = [W365App, *PANES, RecordTable, FilteredList, screens.HelpScreen, screens.ConfirmScreen,
+                  screens.ReviewScreen, screens.AccountPickerScreen, screens.ChoiceScreen, JournalScreen,
+                  ProviderAccountScreen]
         return {b.id for owner in owners for b in owner.BINDINGS if isinstance(b, Binding) and b.id}
 
     def on_mount(self) -> None:
         if self.keymap:
             unknown = sorted(set(self.keymap) - self.binding_ids())
             if unknown:
-                self.notify(f"The settings' [keys] table names unknown binding ids: {', '.join(unknown)}; "
-                            "press ? to see the ids.", severity="warning", timeout=12)
+                self.say(f"The settings' [keys] table names unknown binding ids: {', '.join(unknown)}; "
+                         "press ? to see the ids.", severity="warning", timeout=12)
             self.set_keymap(self.keymap)
         if self.requested_theme:
             if self.requested_theme in self.available_themes:
                 self.theme = self.requested_theme
             else:
-                self.notify(f"Unknown theme {self.requested_theme!r}; available: {', '.join(sorted(self.available_themes))}",
-                            severity="warning")
-        self.query_one(ProviderAccountsPane).focus_list()
+                self.say(f"Unknown theme {self.requested_theme!r}; available: {', '.join(sorted(self.available_themes))}",
+                         severity="warning")
+        self.panes[0].focus_list()
         self.connect()
 
-    def notify(self, message: str, *, title: str = "", severity: str = "information", timeout: float | None = None,
-               markup: bool = False) -> None:  # type: ignore[override]
-        """Notifications carry service text: never read it as markup."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[arg-type]
+    def say(self, message: str, *, title: str = "", severity: str = "information",
+            timeout: float | None = None) -> None:
+        """A notification whose text (often from a service) is shown literally, never as markup."""
+        self.notify(message, title=title, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
 
     @work(exclusive=True, exit_on_error=False, group="connect")
     async def connect(self) -> None:
@@ -140,7 +141,24 @@ class W365App(App[None]):
     def _connected(self, message: Connected) -> None:
         self.session = message.session
         self.sub_title = self._subtitle(message.session)
-        self.query_one(ProviderAccountsPane).start(message.session)
+        for pane in self.panes:
+            pane.start(message.session)
+        self.check_journal()
+
+    def check_journal(self) -> None:
+        """Plans left in doubt are shown at once: they must be finished or rolled back."""
+        assert self.session is not None
+        from w365tui.journal import JournalError
+
+        try:
+            unresolved = self.session.journal.unresolved(self.session.profile_name, self.session.organization_id)
+        except JournalError as error:
+            self.say(str(error), title="Journal", severity="error", timeout=15)
+            return
+        if unresolved:
+            self.say(f"{len(unresolved)} plan{'s were' if len(unresolved) > 1 else ' was'} left in doubt: finish or roll "
+                     "back before changing the same rows.", title="Journal", severity="warning", timeout=15)
+            self.action_journal(focus=unresolved[-1].plan_id)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.worker_failed(event)
@@ -156,16 +174,29 @@ class W365App(App[None]):
             self.sub_title = f"{self._subtitle()} · not connected"
             if not isinstance(error, SessionError):
                 detail = f"Could not connect: {detail}"
-            pane = self.query_one(ProviderAccountsPane)
-            pane.status(detail)
-        self.notify(detail, title="Error", severity="error", timeout=12)
+            for pane in self.panes:
+                pane.disconnected(detail)
+        self.say(detail, title="Error", severity="error", timeout=12)
 
     def action_pane(self, pane_id: str) -> None:
-        self.query_one(TabbedContent).active = pane_id
-        if pane_id == "provider-accounts":
-            self.query_one(ProviderAccountsPane).focus_list()
+        self.query_one(TabbedContent).active = f"tab-{pane_id}"
+        pane = self.active_pane
+        if pane is not None:
+            pane.focus_list()
+
+    def action_journal(self, focus: str | None = None) -> None:
+        from w365tui.ui.journal import JournalScreen
+
+        if self.session is None:
+            self.say("Not connected yet. Press r to try again.", severity="warning")
+            return
+        if isinstance(self.screen, JournalScreen):
+            return
+        self.push_screen(JournalScreen(self.session, focus=focus))
 
     def action_help(self) -> None:
+        from w365tui.ui.screens import HelpScreen
+
         rows = []
         seen = set()
         for active in self.screen.active_bindings.values():
@@ -178,25 +209,15 @@ class W365App(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for pane_id, title in PANES:
-            yield SystemCommand(f"Go to {title[2:]}", f"Pane {title[0]}", lambda p=pane_id: self.action_pane(p))
-        pane = self.query_one(ProviderAccountsPane)
-        if self.session is None or not pane.is_mounted:
-            return
-        row = pane.current
-        if row is not None and not self.session.read_only:
-            if row.account.is_mapped:
-                yield SystemCommand("Unmap provider account", f"Remove the mapping of {row.account.name}", pane.action_unmap)
-                yield SystemCommand("Sync subscriptions", f"StreamOne subscriptions of {row.account.name} onto a contract",
-                                    pane.action_sync_subscriptions)
-            else:
-                yield SystemCommand("Map provider account", f"Map {row.account.name} to a CRM account", pane.action_map)
-        if not self.session.read_only:
-            yield SystemCommand("Sync provider accounts", "Create provider accounts for new StreamOne customers",
-                                pane.action_sync_accounts)
-        if row is not None:
-            yield SystemCommand("Copy id", "Copy the provider account's id (OSC 52)", pane.action_copy_id)
-        yield SystemCommand("Reload", "Read the provider accounts again", pane.action_reload)
+        for number, pane in enumerate(PANES, start=1):
+            yield SystemCommand(f"Go to {pane.TITLE}", f"Pane {number}", lambda p=pane.PANE_ID: self.action_pane(p))
+        for command in APP_COMMANDS:
+            if command.palette:
+                yield SystemCommand(command.palette_title, command.help, lambda a=command.action: self.run_action(a))
+        owner = screen if hasattr(screen, "palette_commands") else self.active_pane
+        if owner is not None and owner.is_mounted:
+            for title, help_text, callback in owner.palette_commands():  # type: ignore[union-attr]
+                yield SystemCommand(title, help_text, callback)
 
     async def on_unmount(self) -> None:
         if self.session is not None:

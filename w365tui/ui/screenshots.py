@@ -19,7 +19,7 @@ from w365tui.sandbox.host import Sandbox
 from w365tui.settings import Profile
 from w365tui.ui.app import W365App
 from w365tui.ui.panes.provider_accounts import ProviderAccountsPane
-from w365tui.ui.screens import AccountPickerScreen, PlanScreen
+from w365tui.ui.screens import AccountPickerScreen, ReviewScreen
 
 Scene = Callable[[W365App, object], Awaitable[None]]
 
@@ -65,7 +65,7 @@ async def map_dialog(app: W365App, pilot: object) -> None:
 async def sync_preview(app: W365App, pilot: object) -> None:
     await _ready(app, pilot)
     await _press(pilot, "a")
-    await _until(pilot, lambda: isinstance(app.screen, PlanScreen))
+    await _until(pilot, lambda: isinstance(app.screen, ReviewScreen))
 
 
 async def help_screen(app: W365App, pilot: object) -> None:

@@ -1,11 +1,15 @@
-"""Discovering a Work 365 schema from an org's metadata.
+"""The Work 365 schema: one declarative table of the roles the app reads and writes, and its
+discovery from an org's metadata.
 
 Work 365 environments differ: which table holds license change logs, what the quantity column
-is called, which integer means Archived. The publicly documented names (SPEC §2) are tried
-first and checked against the metadata; the rest is found by what the metadata says about a
-column (its type, what a lookup points at, the labels of an option set). Anything can be
-pinned in the settings file's ``schema`` tables, and a guess that finds nothing — or more than
-one candidate — is an error that names the settings key to set.
+is called, which integer means Archived. :data:`ROLES` names every table role and every field
+the app uses once — its kind, its documented name, how to recognise it — and that one table
+drives discovery, the ``$select`` of every read, the mapping of rows to domain values and the
+compiling of plans. The publicly documented names (SPEC §2) are tried first and checked
+against the metadata; the rest is found by what the metadata says about a column (its type,
+what a lookup points at, the labels of an option set). Anything can be pinned in the settings
+file's ``schema`` tables, and a guess that finds nothing — or more than one candidate — is an
+error that names the settings key to set.
 """
 
 from __future__ import annotations
@@ -21,7 +25,12 @@ from w365tui.clients.odata import DataverseClient, EntityMetadata
 from w365tui.domain.enums import LclEvent, LclStatus, ProviderType, ProvisioningStatus
 from w365tui.settings import SchemaOverrides
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+# Field kinds, and the metadata AttributeType each is found by.
+TEXT, INT, DATE, BOOL, MONEY, LOOKUP, OPTION = "text", "int", "date", "bool", "money", "lookup", "option"
+_ATTRIBUTE_TYPES = {TEXT: ("String", "Memo"), INT: ("Integer",), DATE: ("DateTime",), BOOL: ("Boolean",),
+                    MONEY: ("Money", "Decimal")}
 
 
 class SchemaError(Exception):
@@ -29,7 +38,124 @@ class SchemaError(Exception):
 
 
 @dataclass(frozen=True)
+class FieldSpec:
+    """One field of a role: how the app names it, what kind it is, how to find its column."""
+
+    name: str
+    kind: str
+    known: str | None = None  # the documented logical name, tried first
+    target: str | None = None  # LOOKUP: the role it points at
+    option_set: str | None = None  # OPTION: the option set its values belong to
+    labels: tuple[str, ...] = ()  # OPTION: labels its options must include to be recognised
+    hint: tuple[str, ...] = ()  # words the column's logical name holds, to find it by
+    primary_name: bool = False  # the table's primary name column
+    model: str | None = None  # the domain model's attribute (None: not on the model)
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    role: str
+    known: str | None  # the documented table; None: found by ``hint`` and ``signature``
+    fields: tuple[FieldSpec, ...]
+    hint: tuple[str, ...] = ()  # words a table's logical name holds to be looked at first
+    signature: tuple[str, ...] = ()  # fields a table must have to be this role
+    status_set: str | None = None  # the option set of its status reasons (default ``<role>_status``)
+
+    def field(self, name: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise SchemaError(f"the role {self.role} has no field {name!r}")
+
+    @property
+    def statuses(self) -> str:
+        return self.status_set or f"{self.role}_status"
+
+
+F = FieldSpec
+#: Every table role and field the app uses. Roles are resolved in this order (a lookup's
+#: target before the lookup; a discovered table after the tables its signature points at).
+ROLES: dict[str, RoleSpec] = {spec.role: spec for spec in (
+    RoleSpec("account", "account", (
+        F("name", TEXT, "name", model="name"),
+        F("website", TEXT, "websiteurl", model="website"),
+        F("email", TEXT, "emailaddress1", model="email"),
+        F("city", TEXT, "address1_city", model="city", required=False),
+        F("primarycontact", LOOKUP, "primarycontactid", target="contact"),
+    )),
+    RoleSpec("contact", "contact", (
+        F("name", TEXT, "fullname"),
+        F("email", TEXT, "emailaddress1"),
+    )),
+    RoleSpec("provider", None, (
+        F("name", TEXT, primary_name=True, model="name"),
+        F("internalname", TEXT, hint=("internalname",), model="internal_name"),
+        F("type", OPTION, option_set="provider_type", labels=("automatic", "manual"), model="type"),
+    ), hint=("provider",), signature=("type",)),
+    RoleSpec("provideraccount", "work365_provideraccount", (
+        F("name", TEXT, "work365_provideraccount_name", model="name"),
+        F("providerspecificid", TEXT, "work365_providerspecificaccountid", model="provider_specific_id"),
+        F("provider", LOOKUP, "work365_provider", target="provider", model="provider_id"),
+        F("account", LOOKUP, "work365_account", target="account", model="account_id"),
+    )),
+    RoleSpec("billingcontract", "work365_billingcontract", (
+        F("name", TEXT, primary_name=True, model="name"),
+        F("customer", LOOKUP, target="account", model="customer_id"),
+        F("isdefault", BOOL, hint=("default",), model="is_default"),
+    )),
+    RoleSpec("invoice", "invoice", (
+        F("name", TEXT, "name"),
+        F("number", TEXT, "invoicenumber"),
+        F("customer", LOOKUP, "customerid", target="account"),
+        F("billingcontract", LOOKUP, "work365_invoice_billingcontract", target="billingcontract"),
+    )),
+    RoleSpec("subscription", "work365_subscription", (
+        F("name", TEXT, "work365_subscriptionname", model="name"),
+        F("customer", LOOKUP, "work365_subscription_customer", target="account", model="customer_id"),
+        F("billingcontract", LOOKUP, "work365_billingcontract", target="billingcontract",
+          model="billing_contract_id"),
+        F("product", LOOKUP, "work365_product", target="product", model="product_id", required=False),
+        F("effectivestartdate", DATE, "work365_effectivestartdate", model="effective_start_date"),
+        F("quantity", INT, hint=("quantity",), model="quantity"),
+        F("provider", LOOKUP, target="provider", model="provider_id"),
+        F("provideraccount", LOOKUP, target="provideraccount", model="provider_account_id"),
+        F("providersubscriptionid", TEXT, hint=("provider", "subscriptionid"), model="provider_subscription_id"),
+        F("partnumber", TEXT, hint=("partnumber",), model="part_number"),
+    ), status_set="subscription_status"),
+    RoleSpec("licensechangelog", None, (
+        F("name", TEXT, primary_name=True, model="name"),
+        F("subscription", LOOKUP, target="subscription", model="subscription_id"),
+        F("account", LOOKUP, target="account", model="account_id"),
+        F("event", OPTION, option_set="lcl_event", labels=("create", "deactivate"), model="event"),
+        F("quantity", INT, hint=("quantity",), model="quantity"),
+        F("effectivedate", DATE, hint=("effective",), model="effective_date"),
+        F("provisioningstatus", OPTION, option_set="provisioning_status", labels=("awaiting_provisioning",),
+          model="provisioning_status"),
+        F("invoice", LOOKUP, target="invoice", model="invoice_id"),
+    ), hint=("changelog", "lcl"), signature=("subscription", "event"), status_set="lcl_status"),
+)}
+
+# Tables a lookup may point at without being a role of their own.
+EXTRA_TARGETS = {"product": "product"}
+
+# What each option set's values mean, found by label; the meanings that must be found.
+OPTION_MEANINGS: dict[str, tuple[str, ...]] = {
+    "provider_type": tuple(m.value for m in ProviderType),
+    "lcl_event": tuple(m.value for m in LclEvent),
+    "provisioning_status": tuple(m.value for m in ProvisioningStatus),
+}
+REQUIRED_OPTIONS = {
+    "provider_type": ("automatic", "manual"),
+    "lcl_event": ("create", "update", "deactivate"),
+    "provisioning_status": ("awaiting_provisioning", "failed_provisioning", "not_applicable"),
+    "lcl_status": tuple(m.value for m in LclStatus),
+}
+
+
+@dataclass(frozen=True)
 class Table:
+    role: str
     logical_name: str
     entity_set: str
     primary_id: str
@@ -49,17 +175,31 @@ class Table:
         try:
             return self.navigation[name]
         except KeyError:
-            raise SchemaError(f"{self.logical_name} has no navigation property for {name!r}") from None
+            raise SchemaError(f"{self.logical_name} has no navigation property for {name!r}; set "
+                              f"[profiles.<name>.schema.navigation.{self.role}] {name}") from None
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
+
+    @property
+    def spec(self) -> RoleSpec:
+        return ROLES[self.role]
 
 
 @dataclass(frozen=True)
 class Work365Schema:
     tables: dict[str, Table]
-    options: dict[str, dict[str, int]]  # option set → meaning → value
-    states: dict[str, dict[str, int]]  # e.g. lcl_status → {"archived": 1} (the statecode of each reason)
+    options: dict[str, dict[str, int]]  # option set → meaning → value (status sets included)
+    states: dict[str, dict[str, int]]  # status set → meaning → the statecode that status belongs to
 
     def table(self, role: str) -> Table:
-        return self.tables[role]
+        try:
+            return self.tables[role]
+        except KeyError:
+            raise SchemaError(f"the schema has no table for {role!r}") from None
+
+    def role_of(self, entity_set: str) -> str | None:
+        return next((t.role for t in self.tables.values() if t.entity_set == entity_set), None)
 
     def value(self, option_set: str, meaning: str) -> int:
         try:
@@ -73,6 +213,14 @@ class Work365Schema:
             return None
         return next((m for m, v in self.options.get(option_set, {}).items() if v == value), None)
 
+    def max_length(self, role: str, name: str) -> int | None:
+        table = self.tables.get(role)
+        return table.max_lengths.get(name) if table else None
+
+    def limits(self) -> dict[str, int | None]:
+        """``role.field`` → most characters, for the domain to clip text to."""
+        return {f"{t.role}.{f}": n for t in self.tables.values() for f, n in t.max_lengths.items()}
+
     def to_json(self) -> dict[str, Any]:
         return {"tables": {k: asdict(v) for k, v in self.tables.items()}, "options": self.options, "states": self.states}
 
@@ -85,42 +233,14 @@ def _norm(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", label.casefold()).strip("_")
 
 
-# What each option set's values mean, found by label.
-OPTION_MEANINGS: dict[str, tuple[str, ...]] = {
-    "provider_type": tuple(m.value for m in ProviderType),
-    "lcl_event": tuple(m.value for m in LclEvent),
-    "provisioning_status": tuple(m.value for m in ProvisioningStatus),
-}
-REQUIRED_OPTIONS = {
-    "provider_type": ("automatic", "manual"),
-    "lcl_event": ("create", "update", "deactivate"),
-    "provisioning_status": ("awaiting_provisioning", "failed_provisioning", "not_applicable"),
-}
-
-# Publicly documented names (SPEC §2), checked against the metadata before use.
-KNOWN_TABLES = {"subscription": "work365_subscription", "billingcontract": "work365_billingcontract",
-                "provideraccount": "work365_provideraccount", "account": "account", "invoice": "invoice",
-                "contact": "contact"}
-KNOWN_COLUMNS = {
-    "subscription": {"customer": "work365_subscription_customer", "billingcontract": "work365_billingcontract",
-                     "product": "work365_product", "effectivestartdate": "work365_effectivestartdate",
-                     "name": "work365_subscriptionname", "friendlyname": "work365_friendlyname",
-                     "billablestatus": "work365_billablestatus", "parentsubscription": "work365_parentsubscription"},
-    "provideraccount": {"name": "work365_provideraccount_name", "account": "work365_account",
-                        "providerspecificid": "work365_providerspecificaccountid", "provider": "work365_provider"},
-    "account": {"name": "name", "website": "websiteurl", "email": "emailaddress1", "primarycontact": "primarycontactid"},
-    "contact": {"email": "emailaddress1", "name": "fullname"},
-    "invoice": {"name": "name", "number": "invoicenumber", "customer": "customerid",
-                "billingcontract": "work365_invoice_billingcontract"},
-}
-
-
 class _Discovery:
-    def __init__(self, metadata: dict[str, EntityMetadata], overrides: SchemaOverrides):
+    def __init__(self, metadata: dict[str, EntityMetadata], overrides: SchemaOverrides, logical: dict[str, str]):
         self.metadata = metadata
         self.overrides = overrides
+        self.logical = logical  # role → table logical name, as resolved so far
 
-    def one(self, what: str, key: str, candidates: Iterable[str]) -> str:
+    @staticmethod
+    def one(what: str, key: str, candidates: Iterable[str]) -> str:
         found = sorted(set(candidates))
         if len(found) == 1:
             return found[0]
@@ -128,28 +248,45 @@ class _Discovery:
             raise SchemaError(f"cannot find {what}; set {key} in the settings file")
         raise SchemaError(f"{what} is ambiguous ({', '.join(found)}); set {key} in the settings file")
 
-    def column(self, role: str, field_name: str, meta: EntityMetadata,
-               test: Callable[[str, str], bool] | None = None) -> str:
-        key = f"[profiles.<name>.schema.columns.{role}] {field_name}"
-        pinned = self.overrides.columns.get(role, {}).get(field_name)
+    def test(self, spec: FieldSpec, meta: EntityMetadata) -> Callable[[str, str], bool] | None:
+        """How a column qualifies as ``spec`` when its documented name is absent."""
+        if spec.kind == LOOKUP:
+            target = self.logical.get(spec.target or "") or EXTRA_TARGETS.get(spec.target or "")
+            return lambda name, kind: kind == "Lookup" and target in meta.targets.get(name, [])
+        if spec.kind == OPTION:
+            wanted = set(spec.labels)
+            return lambda name, kind: kind == "Picklist" and wanted <= {
+                _norm(label) for label in meta.options.get(name, {}).values()}
+        if spec.hint:
+            kinds = _ATTRIBUTE_TYPES[spec.kind]
+            return lambda name, kind: kind in kinds and all(part in name for part in spec.hint)
+        return None
+
+    def column(self, role: str, spec: FieldSpec, meta: EntityMetadata) -> str | None:
+        key = f"[profiles.<name>.schema.columns.{role}] {spec.name}"
+        pinned = self.overrides.columns.get(role, {}).get(spec.name)
         if pinned:
             if pinned not in meta.attributes:
                 raise SchemaError(f"{key} = {pinned!r} is not a column of {meta.logical_name}")
             return pinned
-        known = KNOWN_COLUMNS.get(role, {}).get(field_name)
-        if known and known in meta.attributes:
-            return known
+        if spec.primary_name and meta.primary_name:
+            return meta.primary_name
+        if spec.known and spec.known in meta.attributes:
+            return spec.known
+        test = self.test(spec, meta)
+        found = sorted(name for name, kind in meta.attributes.items() if test and test(name, kind))
+        if not found and not spec.required:
+            return None
         if test is None:
-            raise SchemaError(f"{meta.logical_name} has no column {known!r}; set {key} in the settings file")
-        return self.one(f"the {field_name} column of {meta.logical_name}", key,
-                        (name for name, kind in meta.attributes.items() if test(name, kind)))
+            raise SchemaError(f"{meta.logical_name} has no column {spec.known!r}; set {key} in the settings file")
+        return self.one(f"the {spec.name} column of {meta.logical_name}", key, found)
 
-    def lookup_to(self, meta: EntityMetadata, target: str) -> Callable[[str, str], bool]:
-        return lambda name, kind: kind == "Lookup" and target in meta.targets.get(name, [])
-
-    def option_column(self, meta: EntityMetadata, labels: tuple[str, ...]) -> Callable[[str, str], bool]:
-        wanted = set(labels)
-        return lambda name, kind: kind == "Picklist" and wanted <= {_norm(label) for label in meta.options.get(name, {}).values()}
+    def qualifies(self, spec: RoleSpec, meta: EntityMetadata) -> bool:
+        for name in spec.signature:
+            test = self.test(spec.field(name), meta)
+            if test is None or not any(test(a, k) for a, k in meta.attributes.items()):
+                return False
+        return True
 
 
 async def discover(dv: DataverseClient, overrides: SchemaOverrides | None = None) -> Work365Schema:
@@ -158,7 +295,6 @@ async def discover(dv: DataverseClient, overrides: SchemaOverrides | None = None
     listing = await dv.http.request_json("GET", "EntityDefinitions", params={"$select": "LogicalName"})
     names = [e["LogicalName"] for e in listing.get("value", []) if isinstance(e, dict) and "LogicalName" in e]
     custom = [n for n in names if n.startswith("work365_")]
-
     metadata: dict[str, EntityMetadata] = {}
 
     async def meta_of(logical: str) -> EntityMetadata:
@@ -166,142 +302,79 @@ async def discover(dv: DataverseClient, overrides: SchemaOverrides | None = None
             metadata[logical] = await dv.entity_metadata(logical)
         return metadata[logical]
 
-    roles: dict[str, str] = {}
-    for role, known in KNOWN_TABLES.items():
-        roles[role] = overrides.entities.get(role, known)
-    for role, logical in roles.items():
-        if logical not in names:
-            raise SchemaError(f"the org has no table {logical!r} for {role}; set "
-                              f"[profiles.<name>.schema.entities] {role} in the settings file")
-    for logical in roles.values():
-        await meta_of(logical)
-    found = _Discovery(metadata, overrides)
-    subscription = metadata[roles["subscription"]]
-
-    async def find_table(role: str, what: str, hint: Callable[[str], bool],
-                         qualifies: Callable[[EntityMetadata], bool]) -> str:
-        """Tables whose name suggests the role are looked at first, then every other custom table."""
-        key = f"[profiles.<name>.schema.entities] {role}"
-        if role in overrides.entities:
-            logical = overrides.entities[role]
-            if logical not in names:
-                raise SchemaError(f"{key} = {logical!r} is not a table of this org")
-            await meta_of(logical)
-            return logical
-        hinted = [n for n in custom if hint(n)]
-        for group in (hinted, [n for n in custom if n not in hinted]):
-            matches = [n for n in group if qualifies(await meta_of(n))]
+    logical: dict[str, str] = {}
+    found = _Discovery(metadata, overrides, logical)
+    for spec in ROLES.values():  # the documented (or pinned) tables first: signatures point at them
+        key = f"[profiles.<name>.schema.entities] {spec.role}"
+        chosen = overrides.entities.get(spec.role, spec.known)
+        if chosen is None:
+            continue
+        if chosen not in names:
+            raise SchemaError(f"the org has no table {chosen!r} for {spec.role}; set {key} in the settings file")
+        logical[spec.role] = chosen
+        await meta_of(chosen)
+    for spec in ROLES.values():
+        if spec.role in logical:
+            continue
+        key = f"[profiles.<name>.schema.entities] {spec.role}"
+        hinted = [n for n in custom if any(h in n for h in spec.hint)]
+        for group in (hinted, [n for n in custom if n not in hinted and n not in logical.values()]):
+            matches = [n for n in group if found.qualifies(spec, await meta_of(n))]
             if matches:
-                return found.one(what, key, matches)
-        raise SchemaError(f"cannot find {what}; set {key} in the settings file")
-
-    def has_column(test_of: Callable[[EntityMetadata], Callable[[str, str], bool]]) -> Callable[[EntityMetadata], bool]:
-        return lambda meta: any(test_of(meta)(a, k) for a, k in meta.attributes.items())
-
-    # The provider table: a custom table whose picklist holds Automatic and Manual.
-    roles["provider"] = await find_table(
-        "provider", "the provider table", lambda n: n.endswith("provider"),
-        has_column(lambda m: found.option_column(m, ("automatic", "manual"))))
-    provider = metadata[roles["provider"]]
-    # The license change log table: a lookup to subscriptions and a picklist with Create and Deactivate.
-    roles["licensechangelog"] = await find_table(
-        "licensechangelog", "the license change log table", lambda n: "changelog" in n or "lcl" in n,
-        lambda m: has_column(lambda x: found.lookup_to(x, subscription.logical_name))(m)
-        and has_column(lambda x: found.option_column(x, ("create", "deactivate")))(m))
-    lcl = metadata[roles["licensechangelog"]]
-    provideraccount = metadata[roles["provideraccount"]]
-    billing = metadata[roles["billingcontract"]]
-    account = metadata[roles["account"]]
-
-    def name_has(*parts: str, kinds: tuple[str, ...]) -> Callable[[str, str], bool]:
-        return lambda name, kind: kind in kinds and all(p in name for p in parts)
-
-    columns: dict[str, dict[str, str]] = {
-        "provider": {
-            "name": provider.primary_name,
-            "internalname": found.column("provider", "internalname", provider, name_has("internalname", kinds=("String",))),
-            "type": found.column("provider", "type", provider, found.option_column(provider, ("automatic", "manual"))),
-        },
-        "provideraccount": {
-            "name": found.column("provideraccount", "name", provideraccount),
-            "account": found.column("provideraccount", "account", provideraccount, found.lookup_to(provideraccount, account.logical_name)),
-            "providerspecificid": found.column("provideraccount", "providerspecificid", provideraccount),
-            "provider": found.column("provideraccount", "provider", provideraccount, found.lookup_to(provideraccount, provider.logical_name)),
-        },
-        "account": {f: found.column("account", f, account) for f in ("name", "website", "email", "primarycontact")},
-        "contact": {f: found.column("contact", f, metadata[roles["contact"]]) for f in ("name", "email")},
-        "invoice": {f: found.column("invoice", f, metadata[roles["invoice"]])
-                    for f in ("name", "number", "customer", "billingcontract")},
-        "billingcontract": {
-            "name": billing.primary_name,
-            "customer": found.column("billingcontract", "customer", billing, found.lookup_to(billing, account.logical_name)),
-            "isdefault": found.column("billingcontract", "isdefault", billing, name_has("default", kinds=("Boolean",))),
-        },
-        "subscription": {
-            **{f: found.column("subscription", f, subscription) for f in
-               ("customer", "billingcontract", "product", "effectivestartdate", "name")},
-            "quantity": found.column("subscription", "quantity", subscription, name_has("quantity", kinds=("Integer",))),
-            "provider": found.column("subscription", "provider", subscription, found.lookup_to(subscription, provider.logical_name)),
-            "provideraccount": found.column("subscription", "provideraccount", subscription,
-                                            found.lookup_to(subscription, provideraccount.logical_name)),
-            "providersubscriptionid": found.column("subscription", "providersubscriptionid", subscription,
-                                                   name_has("provider", "subscriptionid", kinds=("String",))),
-            "partnumber": found.column("subscription", "partnumber", subscription, name_has("partnumber", kinds=("String",))),
-        },
-        "licensechangelog": {
-            "name": lcl.primary_name,
-            "subscription": found.column("licensechangelog", "subscription", lcl, found.lookup_to(lcl, subscription.logical_name)),
-            "account": found.column("licensechangelog", "account", lcl, found.lookup_to(lcl, account.logical_name)),
-            "event": found.column("licensechangelog", "event", lcl, found.option_column(lcl, ("create", "deactivate"))),
-            "quantity": found.column("licensechangelog", "quantity", lcl, name_has("quantity", kinds=("Integer",))),
-            "effectivedate": found.column("licensechangelog", "effectivedate", lcl, name_has("effective", kinds=("DateTime",))),
-            "provisioningstatus": found.column("licensechangelog", "provisioningstatus", lcl,
-                                               found.option_column(lcl, ("awaiting_provisioning",))),
-            "invoice": found.column("licensechangelog", "invoice", lcl, found.lookup_to(lcl, "invoice")),
-        },
-    }
+                logical[spec.role] = found.one(f"the {spec.role} table", key, matches)
+                break
+        else:
+            raise SchemaError(f"cannot find the {spec.role} table; set {key} in the settings file")
 
     tables: dict[str, Table] = {}
-    for role, logical in roles.items():
-        meta = metadata[logical]
-        role_columns = columns.get(role, {})
-        navigation = {f: meta.navigation[c] for f, c in role_columns.items() if c in meta.navigation}
-        navigation.update(overrides.navigation.get(role, {}))
-        lengths = {f: meta.max_lengths[c] for f, c in role_columns.items() if c in meta.max_lengths}
-        tables[role] = Table(logical, meta.entity_set, meta.primary_id, meta.primary_name, role_columns, navigation,
-                             max_lengths=lengths)
-    lcl_collection = overrides.navigation.get("subscription", {}).get("lcls") or subscription.collections.get(
-        (lcl.logical_name, columns["licensechangelog"]["subscription"]))
-    if lcl_collection is None:
-        lcl_collection = lcl_meta_collection(metadata, lcl.logical_name, columns["licensechangelog"]["subscription"])
-    tables["subscription"] = Table(**{**asdict(tables["subscription"]), "collections": {"lcls": lcl_collection}})
+    for spec in ROLES.values():
+        meta = metadata[logical[spec.role]]
+        columns = {}
+        for field_spec in spec.fields:
+            column = found.column(spec.role, field_spec, meta)
+            if column is not None:
+                columns[field_spec.name] = column
+        navigation = {f: meta.navigation[c] for f, c in columns.items() if c in meta.navigation}
+        navigation.update(overrides.navigation.get(spec.role, {}))
+        lengths = {f: meta.max_lengths[c] for f, c in columns.items() if c in meta.max_lengths}
+        tables[spec.role] = Table(spec.role, meta.logical_name, meta.entity_set, meta.primary_id, meta.primary_name,
+                                  columns, navigation, max_lengths=lengths)
+    subscription, lcl = tables["subscription"], tables["licensechangelog"]
+    lcl_collection = overrides.navigation.get("subscription", {}).get("lcls") or _collection(
+        metadata, lcl.logical_name, lcl.column("subscription"))
+    tables["subscription"] = Table(**{**asdict(subscription), "collections": {"lcls": lcl_collection}})
 
     options: dict[str, dict[str, int]] = {}
-    sources = {"provider_type": (provider, columns["provider"]["type"]),
-               "lcl_event": (lcl, columns["licensechangelog"]["event"]),
-               "provisioning_status": (lcl, columns["licensechangelog"]["provisioningstatus"])}
-    for option_set, (meta, column) in sources.items():
-        by_label = {_norm(label): value for value, label in meta.options.get(column, {}).items()}
-        options[option_set] = {m: by_label[m] for m in OPTION_MEANINGS[option_set] if m in by_label}
-    status_labels = {_norm(label): value for value, label in lcl.options.get("statuscode", {}).items()}
-    options["lcl_status"] = {m.value: status_labels[m.value] for m in LclStatus if m.value in status_labels}
-    sub_status = {_norm(label): value for value, label in subscription.options.get("statuscode", {}).items()}
-    options["subscription_status"] = {k: v for k, v in sub_status.items()}
+    states: dict[str, dict[str, int]] = {}
+    for spec in ROLES.values():
+        table = tables[spec.role]
+        meta = metadata[table.logical_name]
+        for field_spec in spec.fields:
+            if field_spec.kind == OPTION and field_spec.name in table.columns:
+                by_label = {_norm(label): value for value, label in meta.options.get(table.columns[field_spec.name], {}).items()}
+                wanted = OPTION_MEANINGS.get(field_spec.option_set or "", tuple(by_label))
+                options[field_spec.option_set or field_spec.name] = {m: by_label[m] for m in wanted if m in by_label}
+        statuses = {_norm(label): value for value, label in meta.options.get("statuscode", {}).items()}
+        if statuses:
+            options[spec.statuses] = statuses
+            states[spec.statuses] = {m: meta.status_state.get(v, 0) for m, v in statuses.items()}
     for option_set, pinned in overrides.options.items():
         options.setdefault(option_set, {}).update(pinned)
-    for option_set, meanings in {**REQUIRED_OPTIONS, "lcl_status": ("active", "archived")}.items():
+    for option_set, meanings in REQUIRED_OPTIONS.items():
         for meaning in meanings:
             if meaning not in options.get(option_set, {}):
                 raise SchemaError(f"no option of {option_set} means {meaning!r}; set "
                                   f"[profiles.<name>.schema.options.{option_set}] {meaning} in the settings file")
-    states = {
-        "lcl_status": {m: lcl.status_state.get(v, 0) for m, v in options["lcl_status"].items()},
-        "subscription_status": {m: subscription.status_state.get(v, 0) for m, v in options["subscription_status"].items()},
-    }
+    for option_set, pinned in overrides.options.items():  # a pinned status reason: its state from the metadata
+        spec = next((s for s in ROLES.values() if s.statuses == option_set), None)
+        if spec is not None:
+            meta = metadata[tables[spec.role].logical_name]
+            states.setdefault(option_set, {}).update(
+                {m: meta.status_state.get(v, 0 if m == "active" else 1) for m, v in pinned.items()})
     return Work365Schema(tables, options, states)
 
 
-def lcl_meta_collection(metadata: dict[str, EntityMetadata], lcl: str, lookup: str) -> str:
+def _collection(metadata: dict[str, EntityMetadata], lcl: str, lookup: str) -> str:
     for meta in metadata.values():
         if (lcl, lookup) in meta.collections:
             return meta.collections[(lcl, lookup)]
@@ -328,3 +401,22 @@ def save_cached(path: Path, schema: Work365Schema) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps({"version": SCHEMA_VERSION, "schema": schema.to_json()}, indent=1), encoding="utf-8")
     temporary.replace(path)
+
+
+async def load_schema(dv: DataverseClient, overrides: SchemaOverrides | None = None, *, cache_root: Path | None = None,
+                      refresh: bool = False) -> tuple[Work365Schema, str, str]:
+    """Identify the org, then load its schema from the cache or discover it (and cache it).
+
+    Returns the schema, the organization id and the signed-in user's id.
+    """
+    who = await dv.whoami()
+    organization = str(who["OrganizationId"])
+    schema = None
+    path = cache_path(cache_root, organization) if cache_root is not None else None
+    if path is not None and not refresh:
+        schema = load_cached(path)
+    if schema is None:
+        schema = await discover(dv, overrides)
+        if path is not None:
+            save_cached(path, schema)
+    return schema, organization, str(who["UserId"])

@@ -1,10 +1,13 @@
-"""Pane 1: the provider accounts of a provider, their mapping, and the two syncs from StreamOne."""
+"""Pane 1: the provider accounts of a provider, their mapping, and the two syncs from StreamOne.
+
+Every write is a workflow's plan shown in the one review screen (``Pane.run_plan``). Workers
+post messages; the handlers here own the rows on screen.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
@@ -14,12 +17,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from w365tui.domain.matching import Suggestion, Tenant, rank
-from w365tui.domain.models import Provider, ProviderAccount
+from w365tui.domain.matching import Suggestion, Tenant, domain_of, rank
+from w365tui.domain.models import Account, Provider, ProviderAccount
+from w365tui.domain.plan import Plan
 from w365tui.domain.streamone import CloudProfile, Customer
-from w365tui.ui.screens import AccountPickerScreen, ChoiceScreen, ConfirmScreen, PlanScreen
+from w365tui.ui.commands import Command
+from w365tui.ui.panes.base import Pane, PlanApplied
+from w365tui.ui.screens import MODAL_CSS, AccountPickerScreen, ChoiceScreen
 from w365tui.ui.text import visible
 from w365tui.ui.widgets.filtered_list import FilteredList
 from w365tui.ui.widgets.record_table import Column, RecordTable, Row
@@ -54,22 +61,48 @@ COLUMNS = [
 ]
 
 
-class ProviderAccountsPane(Vertical):
+def _has_row(pane: ProviderAccountsPane) -> bool:
+    return pane.current is not None
+
+
+def _has_mapped_row(pane: ProviderAccountsPane) -> bool:
+    return pane.current is not None and pane.current.account.is_mapped
+
+
+def _writable(pane: ProviderAccountsPane) -> bool:
+    return pane.session is not None and not pane.session.read_only
+
+
+class ProviderAccountsPane(Pane):
+    PANE_ID = "provider-accounts"
+    TITLE = "Provider accounts"
     DEFAULT_CSS = """
     ProviderAccountsPane { height: 1fr; }
     ProviderAccountsPane #pa-status { height: 1; padding: 0 1; color: $text-muted; }
     ProviderAccountsPane #pa-detail { height: 5; border-top: solid $primary 50%; padding: 0 1; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "map", "Map", id="accounts.map"),
-        Binding("u", "unmap", "Unmap", id="accounts.unmap"),
-        Binding("a", "sync_accounts", "Sync accts", id="accounts.sync"),
-        Binding("b", "sync_subscriptions", "Sync subs", id="accounts.sync_subscriptions"),
-        Binding("p", "choose_provider", "Provider", show=False, id="accounts.provider"),
-        Binding("c", "copy_id", "Copy id", show=False, id="accounts.copy"),
-        Binding("r", "reload", "Reload", show=False, id="accounts.reload"),
-        Binding("escape", "back", "Back", show=False, id="accounts.back"),
-    ]
+    COMMAND_LIST: ClassVar[tuple[Command, ...]] = (
+        Command("accounts.map", "m", "Map", "map", "Map the provider account to a CRM account (or change its mapping)",
+                title="Map provider account", available=lambda p: _has_row(p) and _writable(p)),
+        Command("accounts.unmap", "u", "Unmap", "unmap", "Remove the provider account's mapping",
+                title="Unmap provider account", available=lambda p: _has_mapped_row(p) and _writable(p)),
+        Command("accounts.sync", "a", "Sync accts", "sync_accounts",
+                "Create provider accounts for new StreamOne customers", title="Sync provider accounts",
+                available=lambda p: p.session is not None),
+        Command("accounts.sync_subscriptions", "b", "Sync subs", "sync_subscriptions",
+                "The customer's StreamOne subscriptions onto a billing contract", title="Sync subscriptions",
+                available=_has_mapped_row),
+        Command("accounts.open", "o", "Open", "open", "Everything known of the provider account",
+                title="Open provider account", show=False, available=_has_row),
+        Command("accounts.provider", "p", "Provider", "choose_provider", "Show another provider's accounts",
+                title="Choose provider", show=False, available=lambda p: p.session is not None),
+        Command("accounts.copy", "c", "Copy id", "copy_id", "Copy the tenant id, customer id or record id (OSC 52)",
+                title="Copy an id", show=False, available=_has_row),
+        Command("accounts.reload", "r", "Reload", "reload", "Read the provider accounts again (or reconnect)",
+                title="Reload", show=False),
+        Command("accounts.back", "escape", "Back", "back", "Cancel long work, else clear the filter", show=False,
+                palette=False),
+    )
 
     class Loaded(Message):
         """One page of rows; ``first`` starts a new list, ``complete`` ends it."""
@@ -92,14 +125,31 @@ class ProviderAccountsPane(Vertical):
             self.complete = complete
             self.single = single
 
+    class Suggested(Message):
+        def __init__(self, account_id: UUID, tenant: Tenant, suggestions: list[Suggestion],
+                     counts: dict[UUID, int]) -> None:
+            super().__init__()
+            self.account_id = account_id
+            self.tenant = tenant
+            self.suggestions = suggestions
+            self.counts = counts
+
+    class RowRead(Message):
+        """A provider account read again after a change."""
+
+        def __init__(self, account: ProviderAccount, crm_name: str | None) -> None:
+            super().__init__()
+            self.account = account
+            self.crm_name = crm_name
+
     def __init__(self) -> None:
-        super().__init__(id="provider-accounts")
-        self.session: Session | None = None
+        super().__init__()
         self.provider: Provider | None = None
         self.rows: dict[UUID, AccountRow] = {}
         self.customers: dict[str, Customer] = {}
         self.profiles: dict[str, CloudProfile | None] = {}
         self.suggestions: dict[UUID, list[Suggestion]] = {}
+        self.mapped_counts: dict[UUID, int] = {}
         self.loaded = False
         self.tenants_loaded = False
 
@@ -117,28 +167,42 @@ class ProviderAccountsPane(Vertical):
     def status(self, text: str) -> None:
         self.query_one("#pa-status", Static).update(Text(text))
 
+    def status_done(self) -> None:
+        self.show_counts()
+
     def show_counts(self) -> None:
+        if not self.loaded and not self.rows:
+            return
         table = self.table
         unmapped = sum(1 for r in self.rows.values() if not r.account.is_mapped)
         provider = visible(self.provider.name) if self.provider else "?"
         shown = f"{table.shown_count} of {table.total_count} shown" if table.filter_text else f"{table.total_count} accounts"
         filt = f" · filter “{visible(table.filter_text)}”" if table.filter_text else ""
-        self.status(f"{provider} · {shown} · {unmapped} unmapped{filt}")
+        tenants = ""
+        if self.tenants_loaded:
+            known = sum(1 for r in self.rows.values() if r.profile is not None)
+            if known < len(self.rows):
+                tenants = f" · tenants known for {known}"
+        self.status(f"{provider} · {shown} · {unmapped} unmapped{tenants}{filt}")
 
     # -- loading -----------------------------------------------------------------------------
     def start(self, session: Session) -> None:
-        self.session = session
+        super().start(session)
         self.load()
+
+    def disconnected(self, reason: str) -> None:
+        self.status(f"{reason} — press r to try again")
 
     @work(exclusive=True, exit_on_error=False, group="accounts-load")
     async def load(self, provider: Provider | None = None) -> None:
+        from w365tui.workflows.sync import provider as streamone_provider
+
         assert self.session is not None
-        gateway = self.session.gateway
         self.status("Loading provider accounts…")
-        provider = provider or self.provider or await gateway.techdata_provider()
+        provider = provider or self.provider or await streamone_provider(self.session)
         count = 0
         first = True
-        async for page in gateway.provider_account_pages(provider.id):
+        async for page in self.session.reads.provider_account_pages(provider.id):
             count += len(page)
             self.post_message(self.Loaded(provider, [AccountRow(pa, name) for pa, name in page], first=first,
                                           complete=False))
@@ -166,6 +230,7 @@ class ProviderAccountsPane(Vertical):
         self.show_counts()
         if not self.customers:
             self.load_tenants()
+        self._highlighted()
 
     def _with_tenant(self, row: AccountRow) -> AccountRow:
         key = row.account.provider_specific_id or ""
@@ -177,9 +242,13 @@ class ProviderAccountsPane(Vertical):
         domain = row.profile.customer_domain if row.profile and row.profile.customer_domain else ""
         cells = ("●" if pa.is_mapped else "○", pa.name, pa.provider_specific_id or "", domain,
                  row.crm_name or ("(unmapped)" if not pa.is_mapped else "(account not readable)"))
-        styles = ("green" if pa.is_mapped else "yellow", None, None, None, None if pa.is_mapped else "italic yellow")
+        styles = ("green" if pa.is_mapped else "yellow", None, None, None, None if pa.is_mapped else "italic")
+        hidden = " ".join(filter(None, (
+            row.profile.customer_tenant_id if row.profile else None,
+            row.customer.customer_organization if row.customer else None,
+            domain_of(row.customer.customer_email) if row.customer else None)))
         return Row(pa.id, cells, styles, (pa.is_mapped, pa.name.casefold(), pa.provider_specific_id or "",
-                                          domain, (row.crm_name or "").casefold()))
+                                          domain, (row.crm_name or "").casefold()), search=hidden)
 
     def _refresh_table(self) -> None:
         self.table.set_rows([self._table_row(r) for r in self.rows.values()])
@@ -190,7 +259,7 @@ class ProviderAccountsPane(Vertical):
         """Customers and their Microsoft tenants from StreamOne; unmapped accounts first."""
         assert self.session is not None
         ion = self.session.ion
-        short_name = self.session.profile.streamone.cloud_profile_short_name if self.session.profile.streamone else "Microsoft"
+        short_name = self.session.profile.cloud_profile_short_name
         customers: dict[str, Customer] = {}
         async for customer in ion.customers(page_size=100):
             customers[customer.id] = customer
@@ -235,17 +304,17 @@ class ProviderAccountsPane(Vertical):
 
         if event.state == WorkerState.ERROR:
             if event.worker.group == "accounts-load":
-                self.status(f"Could not load provider accounts: {event.worker.error}")
-            elif event.worker.group in ("accounts-long", "accounts-tenants"):
+                self.status(f"Could not load provider accounts: {event.worker.error} — press r to try again")
+            elif event.worker.group in ("write", "accounts-tenants"):
                 self.show_counts()
-        self.app.worker_failed(event)  # type: ignore[attr-defined]
+        super().on_worker_state_changed(event)
 
     # -- detail and suggestions ---------------------------------------------------------------
     @on(RecordTable.Highlighted, "#pa-table")
     def _highlighted(self) -> None:
         self._show_detail()
         row = self.current
-        if row is None:
+        if row is None or self.session is None:
             return
         key = row.account.provider_specific_id
         if self.tenants_loaded and key in self.customers and key not in self.profiles:
@@ -258,7 +327,7 @@ class ProviderAccountsPane(Vertical):
         """The tenant of the row under the cursor, when the preload did not reach it."""
         assert self.session is not None
         await asyncio.sleep(0.15)  # the cursor may be passing by
-        short_name = self.session.profile.streamone.cloud_profile_short_name if self.session.profile.streamone else "Microsoft"
+        short_name = self.session.profile.cloud_profile_short_name
         profile = (await self.session.ion.cloud_profiles(customer_id)).profile(short_name)
         self.post_message(self.TenantsLoaded(self.customers, {**self.profiles, customer_id: profile}, single=customer_id))
 
@@ -303,203 +372,240 @@ class ProviderAccountsPane(Vertical):
         detail.update(text)
 
     @work(exclusive=True, exit_on_error=False, group="accounts-suggest")
-    async def suggest(self, row: AccountRow) -> list[Suggestion]:
+    async def suggest(self, row: AccountRow) -> None:
         assert self.session is not None and self.provider is not None
         await asyncio.sleep(0.15)  # the cursor may be passing by
-        candidates = await self.session.gateway.suggestion_candidates(row.tenant, self.provider.id)
-        suggestions = rank(row.tenant, candidates)
-        latest = self.rows.get(row.account.id)
-        if latest is not None and latest.tenant == row.tenant:  # not outdated by tenant data meanwhile
-            self.suggestions[row.account.id] = suggestions
-            self._show_detail()
-        return suggestions
+        candidates = await self.session.reads.suggestion_candidates(row.tenant, self.provider.id)
+        self.post_message(self.Suggested(row.account.id, row.tenant, rank(row.tenant, candidates),
+                                         {c.account.id: c.mapped_total for c in candidates}))
 
-    # -- actions -----------------------------------------------------------------------------
+    @on(Suggested)
+    def _suggested(self, message: Suggested) -> None:
+        latest = self.rows.get(message.account_id)
+        if latest is not None and latest.tenant == message.tenant:  # not outdated by tenant data meanwhile
+            self.suggestions[message.account_id] = message.suggestions
+            self.mapped_counts.update(message.counts)
+            self._show_detail()
+
+    # -- actions -------------------------------------------------------------------------------
     def _require_row(self) -> AccountRow | None:
         row = self.current
         if row is None:
-            self.app.notify("Select a provider account first.", severity="warning")
+            self.say("Select a provider account first.", severity="warning")
         return row
-
-    def _writable(self) -> bool:
-        if self.session is not None and self.session.read_only:
-            self.app.notify("This profile is read-only.", severity="warning")
-            return False
-        return self.session is not None
 
     def action_map(self) -> None:
         row = self._require_row()
-        if row is None or not self._writable():
+        if row is None or not self.writable():
             return
-        self.pick_account(row)
+        self.run_plan(lambda: self._prepare_map(row))
 
-    @work(exclusive=True, exit_on_error=False, group="accounts-write")
-    async def pick_account(self, row: AccountRow) -> None:
+    async def _prepare_map(self, row: AccountRow) -> Plan | None:
+        from w365tui.workflows.mapping import prepare_map
+
         assert self.session is not None and self.provider is not None
+        session = self.session
         suggestions = self.suggestions.get(row.account.id)
         if suggestions is None:
-            candidates = await self.session.gateway.suggestion_candidates(row.tenant, self.provider.id)
-            suggestions = self.suggestions[row.account.id] = rank(row.tenant, candidates)
-        gateway = self.session.gateway
-        account = await self.app.push_screen_wait(AccountPickerScreen(row.account.name, suggestions,
-                                                                      lambda text: gateway.search_accounts(text)))
-        if account is None:
-            return
-        chosen = next((s for s in suggestions if s.account.id == account.id), None)
-        warnings = list(chosen.warnings) if chosen else []
-        overwrite = row.account.is_mapped and row.account.account_id != account.id
-        if overwrite:
-            warnings.append(f"this replaces the current mapping to {visible(row.crm_name or '')}")
-        lines = [Text.assemble("Provider account  ", (visible(row.account.name), "bold")),
-                 Text.assemble("CRM account       ", (visible(account.name), "bold")),
-                 Text("Written as one journalled change; refused if the row changed since it was read.")]
-        if not await self.app.push_screen_wait(ConfirmScreen("Map this provider account?", lines, warnings)):
-            return
-        await self._apply_mapping(row, account.id, account.name, overwrite)
+            self.status("Looking for matching CRM accounts…")
+            candidates = await session.reads.suggestion_candidates(row.tenant, self.provider.id)
+            suggestions = rank(row.tenant, candidates)
+            self.mapped_counts.update({c.account.id: c.mapped_total for c in candidates})
+            self.post_message(self.Suggested(row.account.id, row.tenant, suggestions, {}))
+        self.status_done()
 
-    async def _apply_mapping(self, row: AccountRow, account_id: UUID | None, name: str | None, overwrite: bool) -> None:
-        assert self.session is not None
-        try:
-            updated = await self.session.gateway.map_provider_account(row.account, account_id, overwrite=overwrite)
-        except Exception as error:  # shown, and the list is reloaded so the operator sees the truth
-            self.app.notify(str(error), title="Mapping refused", severity="error", timeout=10)
-            self.load()
-            return
-        self.rows[updated.id] = replace(row, account=updated, crm_name=name)
-        self.suggestions.pop(updated.id, None)
-        self._refresh_table()
-        self.show_counts()
-        verb = "Mapped" if account_id else "Unmapped"
-        self.app.notify(f"{verb} {visible(row.account.name)}" + (f" → {visible(name)}" if name else ""),
-                        title="Saved", markup=False)
+        async def search(text: str) -> list[tuple[Account, int]]:
+            accounts = await session.reads.search_accounts(text)
+            counts = await session.reads.mapped_counts([a.id for a in accounts])
+            return [(a, counts.get(a.id, 0)) for a in accounts]
+
+        account = await self.app.push_screen_wait(AccountPickerScreen(row.account.name, suggestions, search,
+                                                                      self.mapped_counts))
+        if account is None:
+            return None
+        plan = await prepare_map(session, row.account.id, account, replace=row.account.is_mapped)
+        chosen = next((s for s in suggestions if s.account.id == account.id), None)
+        if chosen is not None and chosen.warnings:
+            plan = replace(plan, warnings=(*plan.warnings, *chosen.warnings))
+        return plan
 
     def action_unmap(self) -> None:
         row = self._require_row()
-        if row is None or not self._writable():
+        if row is None or not self.writable():
             return
         if not row.account.is_mapped:
-            self.app.notify("This provider account is not mapped.", severity="warning")
+            self.say("This provider account is not mapped.", severity="warning")
             return
-        self.confirm_unmap(row)
+        from w365tui.workflows.mapping import prepare_unmap
 
-    @work(exclusive=True, exit_on_error=False, group="accounts-write")
-    async def confirm_unmap(self, row: AccountRow) -> None:
-        lines = [Text.assemble("Provider account  ", (visible(row.account.name), "bold")),
-                 Text.assemble("is mapped to      ", (visible(row.crm_name or str(row.account.account_id)), "bold")),
-                 Text("Its subscriptions will no longer reach this customer's billing until it is mapped again.")]
-        if await self.app.push_screen_wait(ConfirmScreen("Remove this mapping?", lines)):
-            await self._apply_mapping(row, None, None, overwrite=False)
+        session = self.session
+        assert session is not None
+        self.run_plan(lambda: prepare_unmap(session, row.account.id))
 
     def action_sync_accounts(self) -> None:
-        if self.session is not None:  # a read-only profile still sees the preview; it cannot apply it
-            self.sync_accounts()
-
-    @work(exclusive=True, exit_on_error=False, group="accounts-long")
-    async def sync_accounts(self) -> None:
-        assert self.session is not None and self.provider is not None
-        self.status("Reading StreamOne customers… (esc cancels)")
-        customers = []
-        async for customer in self.session.ion.customers(page_size=100):
-            customers.append(customer)
-            if len(customers) % 200 == 0:
-                self.status(f"Reading StreamOne customers… {len(customers)} (esc cancels)")
-        plan = await self.session.gateway.provider_account_sync_plan(self.provider, customers)
-        self.show_counts()
-        changes = [("create", c.name, f"customer {c.customer_id}") for c in plan.creates]
-        changes += [("rename", r.account.name, f"→ {r.name}") for r in plan.renames]
-        summary = (f"{len(customers)} StreamOne customers: {len(plan.creates)} to create, {len(plan.renames)} to rename, "
-                   f"{plan.unchanged} unchanged, {plan.skipped_inactive} inactive skipped")
-        if plan.duplicates:
-            summary += f"; ⚠ customer ids held twice: {', '.join(plan.duplicates)}"
-        if not await self.app.push_screen_wait(PlanScreen(f"Sync provider accounts on {self.provider.name}", summary,
-                                                          changes, read_only=self.session.read_only)):
+        if not self.connected():  # a read-only profile still sees the preview; it cannot apply it
             return
-        operations, touched = self.session.gateway.provider_account_sync_operations(plan)
-        self.status(f"Applying {len(operations)} changes…")
-        try:
-            await self.session.gateway.apply_or_raise(operations, description="sync provider accounts from StreamOne",
-                                                      touched=touched)
-        except Exception as error:
-            self.app.notify(str(error), title="Sync refused", severity="error", timeout=10)
-        else:
-            self.app.notify(f"{len(plan.creates)} created, {len(plan.renames)} renamed.", title="Provider accounts synced")
-        self.load()
+        from w365tui.workflows.sync import prepare_provider_account_sync
+
+        session, provider = self.session, self.provider
+        assert session is not None
+        self.status("Reading StreamOne customers… (esc cancels)")
+        self.run_plan(lambda: prepare_provider_account_sync(session, provider, progress=self.status))
 
     def action_sync_subscriptions(self) -> None:
         row = self._require_row()
-        if row is None:
+        if row is None or not self.connected():
             return
         if not row.account.is_mapped:
-            self.app.notify("Map this provider account first: subscriptions need a customer.", severity="warning")
+            self.say("Map this provider account first: subscriptions need a customer.", severity="warning")
             return
-        self.sync_subscriptions(row)
+        from w365tui.workflows import sync
 
-    @work(exclusive=True, exit_on_error=False, group="accounts-long")
-    async def sync_subscriptions(self, row: AccountRow) -> None:
-        assert self.session is not None and self.provider is not None and row.account.account_id is not None
-        gateway = self.session.gateway
-        contracts = await gateway.billing_contracts(row.account.account_id)
-        if not contracts:
-            self.app.notify("This CRM account has no billing contract.", severity="warning")
+        session, provider = self.session, self.provider
+        assert session is not None and row.account.account_id is not None
+        account_id = row.account.account_id
+        prepared: list[sync.SubscriptionSync] = []
+
+        async def prepare() -> Plan | None:
+            contracts = [c for c in await session.reads.billing_contracts(account_id) if c.is_active]
+            if not contracts:
+                self.say("This CRM account has no active billing contract.", severity="warning")
+                return None
+            contract = contracts[0]
+            if len(contracts) > 1:
+                choice = await self.app.push_screen_wait(ChoiceScreen(
+                    f"Billing contract for {visible(row.crm_name or '')}",
+                    [Column("default", "Default", 7), Column("name", "Billing contract", 20, flex=1)],
+                    [Row(c.id, ("yes" if c.is_default else "", c.name)) for c in contracts]))
+                if choice is None:
+                    return None
+                contract = next(c for c in contracts if c.id == choice)
+            self.status("Reading the customer's subscriptions from StreamOne… (esc cancels)")
+            prepared.append(await sync.prepare_subscription_sync(session, account_id, contract.id, which=provider,
+                                                                 progress=self.status))
+            return prepared[-1].plan
+
+        async def apply(plan: Plan) -> tuple[Any, Any]:
+            done = await sync.apply_subscription_sync(session, prepared[-1])
+            return done.applied, done.followup
+
+        self.run_plan(prepare, apply)
+
+    @on(PlanApplied)
+    def _plan_applied(self, message: PlanApplied) -> None:
+        plan = message.plan
+        if message.refused:
+            self.say(message.refused, title="Refused", severity="error", timeout=12)
+            self.show_counts()
             return
-        choice = await self.app.push_screen_wait(ChoiceScreen(
-            f"Billing contract for {visible(row.crm_name or '')}",
-            [Column("default", "Default", 7), Column("name", "Billing contract", 20, flex=1)],
-            [Row(c.id, ("yes" if c.is_default else "", c.name)) for c in contracts]))
-        if choice is None:
+        applied = message.applied
+        if applied is None:  # a rollback with nothing to undo
             return
-        contract = next(c for c in contracts if c.id == choice)
-        self.status("Reading the customer's subscriptions from StreamOne… (esc cancels)")
-        customer_id = row.account.provider_specific_id or ""
-        ion_subs = [s async for s in self.session.ion.subscriptions(customer_id)] if customer_id.isdigit() else []
-        plan = await gateway.subscription_sync_plan(row.account.account_id, contract.id, self.provider, ion_subs)
+        self.say(applied.message() if not applied.ok else self._success(plan),
+                 title="Saved" if applied.ok else "Not applied", severity="information" if applied.ok else "error",
+                 timeout=None if applied.ok else 15)
+        followup = message.extra
+        if followup is not None:
+            self.say(f"{followup.plan.summary}: set Not Applicable so nothing is ordered twice ({followup.message()}).",
+                     title="Checked", severity="warning" if followup.ok else "error", timeout=15)
+        if plan.kind in ("map", "unmap") and plan.context.provider_account_id is not None:
+            self.read_row(plan.context.provider_account_id)
+        elif plan.kind == "sync-provider-accounts":
+            self.load()
         self.show_counts()
-        changes = [("create", c.ion.sku_display_name or c.ion.subscription_name or c.ion.id,
-                    f"{c.ion.quantity} × {c.ion.subscription_billing_term or ''}") for c in plan.creates]
-        changes += [("quantity", c.subscription.name, f"{c.subscription.quantity} → {c.ion.quantity} ({c.delta:+d})")
-                    for c in plan.changes]
-        summary = (f"{len(ion_subs)} StreamOne subscriptions: {len(plan.creates)} new, {len(plan.changes)} quantity "
-                   f"changes, {plan.unchanged} unchanged")
-        if plan.only_in_work365:
-            summary += f"; {len(plan.only_in_work365)} only in Work 365"
-        if not await self.app.push_screen_wait(PlanScreen(f"Sync subscriptions onto {contract.name}", summary, changes,
-                                                          read_only=self.session.read_only)):
-            return
-        try:
-            settled = await gateway.apply_subscription_sync(
-                plan, account_id=row.account.account_id, provider_id=self.provider.id,
-                provider_account_id=row.account.id, today=date.today(),
-                description=f"sync subscriptions of {row.account.name}")
-        except Exception as error:
-            self.app.notify(str(error), title="Sync refused", severity="error", timeout=10)
-            return
-        if settled:
-            self.app.notify(f"{settled} Create LCL(s) were written as awaiting provisioning and have been set "
-                            "Not Applicable, so nothing is ordered twice.", title="Checked", severity="warning")
-        self.app.notify(f"{len(plan.creates)} added, {len(plan.changes)} quantities changed.",
-                        title="Subscriptions synced")
 
-    @work(exclusive=True, exit_on_error=False, group="accounts-write")
-    async def action_choose_provider(self) -> None:
+    @staticmethod
+    def _success(plan: Plan) -> str:
+        stats = plan.stats
+        if plan.kind == "sync-provider-accounts":
+            return f"{stats.get('create', 0)} created, {stats.get('rename', 0)} renamed."
+        if plan.kind == "sync-subscriptions":
+            return f"{stats.get('create', 0)} added, {stats.get('quantity', 0)} quantities changed."
+        return plan.summary or plan.title
+
+    @work(exclusive=False, exit_on_error=False, group="accounts-row")
+    async def read_row(self, row_id: UUID) -> None:
         assert self.session is not None
-        providers = await self.session.gateway.providers()
+        account = await self.session.reads.provider_account(row_id)
+        if account is None:
+            return
+        name = None
+        if account.account_id is not None:
+            crm = await self.session.reads.account(account.account_id)
+            name = crm.name if crm else None
+        self.post_message(self.RowRead(account, name))
+
+    @on(RowRead)
+    def _row_read(self, message: RowRead) -> None:
+        old = self.rows.get(message.account.id)
+        if old is None:
+            return
+        self.rows[message.account.id] = replace(old, account=message.account, crm_name=message.crm_name)
+        self.suggestions.pop(message.account.id, None)
+        self._refresh_table()
+        self.show_counts()
+
+    @work(exclusive=True, exit_on_error=False, group="accounts-choose")
+    async def action_choose_provider(self) -> None:
+        if not self.connected():
+            return
+        assert self.session is not None
+        providers = await self.session.reads.providers()
+        connectors = self.session.profile.streamone_connectors
         choice = await self.app.push_screen_wait(ChoiceScreen(
             "Provider", [Column("type", "Type", 10), Column("name", "Provider", 20, flex=1),
-                         Column("internal", "Internal name", 20, flex=1)],
+                         Column("internal", "Connector", 20, flex=1)],
             [Row(p.id, ((p.type.value if p.type else "?").replace("_", " "), p.name, p.internal_name or ""))
-             for p in providers]))
+             for p in providers],
+            note=f"Syncs from StreamOne run only on an automatic provider whose connector is one of: "
+                 f"{', '.join(connectors)}."))
         if choice is not None:
-            provider = next(p for p in providers if p.id == choice)
-            self.provider = provider
-            self.load(provider)
+            self.load(next(p for p in providers if p.id == choice))
+
+    def action_open(self) -> None:
+        row = self._require_row()
+        if row is not None:
+            self.open_row(row)
+
+    @on(RecordTable.Selected, "#pa-table")
+    def _selected(self, event: RecordTable.Selected) -> None:
+        event.stop()
+        self.action_open()
+
+    @work(exclusive=True, exit_on_error=False, group="accounts-open")
+    async def open_row(self, row: AccountRow) -> None:
+        action = await self.app.push_screen_wait(ProviderAccountScreen(row, self.suggestions.get(row.account.id),
+                                                                       self.provider))
+        if action:
+            self.run_action(action)
 
     def action_copy_id(self) -> None:
-        row = self.current
+        row = self._require_row()
         if row is not None:
-            self.app.copy_to_clipboard(str(row.account.id))
-            self.app.notify(f"Copied {row.account.id}", title="Clipboard")
+            self.copy_id(row)
+
+    @work(exclusive=True, exit_on_error=False, group="accounts-copy")
+    async def copy_id(self, row: AccountRow) -> None:
+        choices = [("tenant", "Tenant id (Microsoft)", row.profile.customer_tenant_id if row.profile else None),
+                   ("customer", "StreamOne customer id", row.account.provider_specific_id),
+                   ("record", "Provider account record id (Dataverse)", str(row.account.id)),
+                   ("crm", "CRM account record id (Dataverse)", str(row.account.account_id) if row.account.account_id
+                    else None)]
+        available = {key: (label, value) for key, label, value in choices if value}
+        key = await self.app.push_screen_wait(ChoiceScreen(
+            f"Copy an id of {row.account.name}", [Column("what", "Id", 18, flex=1), Column("value", "Value", 36)],
+            [Row(key, (label, value)) for key, (label, value) in available.items()]))
+        if key is None:
+            return
+        label, value = available[key]
+        self.app.copy_to_clipboard(value)
+        self.say(f"Copied the {label[0].lower() + label[1:]}: {value}", title="Clipboard")
 
     def action_reload(self) -> None:
+        if self.session is None:
+            self.status("Connecting…")
+            self.app.connect()  # type: ignore[attr-defined]
+            return
         self.customers.clear()
         self.load()
 
@@ -510,15 +616,75 @@ class ProviderAccountsPane(Vertical):
 
     def action_back(self) -> None:
         """esc: cancel long work, else clear the filter."""
-        long_groups = ("accounts-long", "accounts-tenants", "accounts-load")
+        long_groups = ("write", "accounts-tenants", "accounts-load")
         if any(w.group in long_groups and w.is_running for w in self.workers):
             for group in long_groups:
                 self.workers.cancel_group(self, group)
             self.show_counts()
-            self.app.notify("Cancelled.")
+            self.say("Cancelled.")
             return
         if self.query_one(FilteredList).clear_filter():
             self.show_counts()
 
     def focus_list(self) -> None:
         self.table.focus()
+
+
+class ProviderAccountScreen(ModalScreen[str | None]):
+    """Everything known of one provider account, and the keys that act on it."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="ProviderAccountScreen")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "act('map')", "Map", id="account.map"),
+        Binding("u", "act('unmap')", "Unmap", id="account.unmap"),
+        Binding("b", "act('sync_subscriptions')", "Sync subs", id="account.sync_subscriptions"),
+        Binding("c", "act('copy_id')", "Copy id", id="account.copy"),
+        Binding("escape,enter,o", "act('')", "Close", id="account.close"),
+    ]
+
+    def __init__(self, row: AccountRow, suggestions: list[Suggestion] | None, provider: Provider | None):
+        super().__init__()
+        self.row = row
+        self.suggestions = suggestions
+        self.provider = provider
+
+    def compose(self) -> ComposeResult:
+        row, pa = self.row, self.row.account
+        lines: list[tuple[str, str]] = [
+            ("Provider", self.provider.name if self.provider else ""),
+            ("Record id", str(pa.id)),
+            ("Customer id", pa.provider_specific_id or "—"),
+        ]
+        if row.customer is not None:
+            customer = row.customer
+            lines += [("StreamOne", f"{customer.display_name} · {customer.customer_status or '?'}"),
+                      ("Contact", " · ".join(filter(None, (customer.customer_name, customer.customer_email))) or "—")]
+        if row.profile is not None:
+            lines += [("Tenant id", row.profile.customer_tenant_id or "—"),
+                      ("Tenant domain", row.profile.customer_domain or "—")]
+        else:
+            lines.append(("Tenant", "not read from StreamOne yet"))
+        lines.append(("CRM account", f"{row.crm_name} ({pa.account_id})" if pa.is_mapped else "(unmapped)"))
+        with Vertical():
+            yield Static(Text(visible(pa.name), style="bold"), classes="title")
+            text = Text()
+            for index, (label, value) in enumerate(lines):
+                if index:
+                    text.append("\n")
+                text.append(f"{label:<14}", style="bold")
+                text.append(visible(value))
+            yield Static(text)
+            if not pa.is_mapped and self.suggestions:
+                suggested = Text("Suggested:", style="bold")
+                for suggestion in self.suggestions[:3]:
+                    suggested.append(f"\n  {visible(suggestion.account.name)} ({suggestion.score:.0f}): "
+                                     f"{'; '.join(suggestion.reasons)}")
+                    for warning in suggestion.warnings:
+                        suggested.append(f" ⚠ {warning}", style="yellow")
+                yield Static(suggested)
+            keys = "m map · c copy an id · esc close" if not pa.is_mapped else \
+                "m change the mapping · u unmap · b sync subscriptions · c copy an id · esc close"
+            yield Static(Text(keys), classes="keys")
+
+    def action_act(self, action: str) -> None:
+        self.dismiss(action or None)

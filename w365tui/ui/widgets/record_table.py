@@ -38,6 +38,10 @@ class Row:
     cells: tuple[str, ...]
     styles: tuple[str | None, ...] | None = None  # a Rich style per cell (the app's, never the data's)
     sort_values: tuple[Any, ...] | None = None
+    search: str = ""  # more text the filter matches, not shown (ids, domains)
+
+    def haystack(self) -> str:
+        return ("\t".join(self.cells) + ("\t" + self.search if self.search else "")).casefold()
 
 
 def fit(text: str, width: int) -> str:
@@ -115,7 +119,7 @@ class RecordTable(ScrollView, can_focus=True):
         """Replace every row; the cursor stays on the same key when it can."""
         current = self.current_row.key if keep_cursor and self.current_row else None
         self._rows = list(rows)
-        self._haystack = ["\t".join(r.cells).casefold() for r in self._rows]
+        self._haystack = [r.haystack() for r in self._rows]
         self._resort()
         self._refilter(current)
 
@@ -124,7 +128,7 @@ class RecordTable(ScrollView, can_focus=True):
         current = self.current_row.key if self.current_row else None
         start = len(self._rows)
         self._rows.extend(rows)
-        self._haystack.extend("\t".join(r.cells).casefold() for r in rows)
+        self._haystack.extend(r.haystack() for r in rows)
         if self._sort_column is None:
             self._order.extend(range(start, len(self._rows)))
             needle = self._filter.casefold()
@@ -234,7 +238,7 @@ class RecordTable(ScrollView, can_focus=True):
         if y == 0:
             self._layout()  # the scrollbar may have come or gone with the rows
             header = self.get_component_rich_style("record-table--header")
-            segments = self._cells([c.label for c in self.columns], base + header, None)
+            segments = self._cells(self._labels(), base + header, None)
             return Strip(segments).crop_extend(0, width, base + header)
         index = self.scroll_offset.y + y - 1
         if index >= len(self._view):
@@ -247,6 +251,13 @@ class RecordTable(ScrollView, can_focus=True):
         if index == self.cursor:
             style = base + self.get_component_rich_style("record-table--cursor")
         return Strip(self._cells(row.cells, style, row.styles)).crop_extend(0, width, style)
+
+    def _labels(self) -> list[str]:
+        """Column labels, the sorted one marked ▲ (ascending) or ▼."""
+        labels = [c.label for c in self.columns]
+        if self._sort_column is not None:
+            labels[self._sort_column] = f"{labels[self._sort_column]}{'▼' if self._reverse else '▲'}"
+        return labels
 
     def _cells(self, cells: Sequence[str], style: Style, styles: Sequence[str | None] | None) -> list[Segment]:
         segments: list[Segment] = []

@@ -1,0 +1,87 @@
+"""Reading Work 365 from the sandbox over loopback HTTP, in domain models."""
+
+from __future__ import annotations
+
+import pytest
+
+from w365tui.domain.enums import LclEvent, ProviderType, ProvisioningStatus
+from w365tui.domain.matching import Tenant, rank
+from w365tui.domain.models import lcl_total
+from w365tui.sandbox.host import Sandbox
+from w365tui.session import Session
+from w365tui.work365.reads import ReadError
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_streamone_provider_is_the_automatic_one_not_the_one_named_techdata(session: Session) -> None:
+    provider = await session.reads.streamone_provider(session.profile.streamone_connectors)
+    assert provider.type is ProviderType.AUTOMATIC and provider.name == "TD SYNNEX StreamOne"
+    names = {p.name: p.type for p in await session.reads.providers()}
+    assert names["TechData"] is ProviderType.MANUAL
+    assert (await session.reads.provider("techdata")).type is ProviderType.MANUAL  # by name, any case
+    assert (await session.reads.provider(str(provider.id))).id == provider.id
+    with pytest.raises(ReadError, match="found 0"):
+        await session.reads.streamone_provider(("Providers.Nothing",))
+    with pytest.raises(ReadError, match="no active provider is 'nope'"):
+        await session.reads.provider("nope")
+
+
+async def test_unmapped_provider_accounts(session: Session, sandbox: Sandbox) -> None:
+    provider = await session.reads.streamone_provider(session.profile.streamone_connectors)
+    every = await session.reads.provider_accounts(provider.id)
+    unmapped = await session.reads.provider_accounts(provider.id, unmapped_only=True)
+    assert unmapped and all(not a.is_mapped for a in unmapped)
+    assert {a.id for a in unmapped} == {a.id for a in every if not a.is_mapped}
+    expected = sandbox.store.conn.execute(
+        "SELECT COUNT(*) FROM work365_provideraccount WHERE work365_account IS NULL AND work365_provider = ?",
+        (str(provider.id),)).fetchone()[0]
+    assert len(unmapped) == expected
+    coho = next(a for a in every if a.name == "Coho Winery")
+    assert {a.name for a in await session.reads.provider_accounts(provider.id, mapped_to=coho.account_id)} == {
+        "Coho Winery", "Coho Winery (EU tenant)"}
+    assert await session.reads.mapped_count(coho.account_id, provider.id, besides=coho.id) == 1
+    assert (await session.reads.mapped_counts([coho.account_id]))[coho.account_id] == 2
+
+
+async def test_account_search_is_literal_and_carries_the_city(session: Session) -> None:
+    assert [a.name for a in await session.reads.search_accounts("O'Brien")] == ["O'Brien and Sons UK Limited"]
+    assert await session.reads.search_accounts("') or (name ne '") == []
+    assert len(await session.reads.search_accounts("", top=5)) == 5
+    cities = {a.name: a.city for a in await session.reads.search_accounts("contoso")}
+    assert cities["Contoso Ltd"] != cities["Contoso Limited"]  # what tells near-duplicates apart
+
+
+async def test_subscriptions_come_with_their_lcls_in_one_request(session: Session, sandbox: Sandbox) -> None:
+    fabrikam = (await session.reads.search_accounts("Fabrikam"))[0]
+    contracts = await session.reads.billing_contracts(fabrikam.id)
+    assert contracts[0].is_default
+    probe = sandbox.faults.add("latency", path="work365_subscriptions", delay=0)
+    pairs = await session.reads.subscriptions(account_id=fabrikam.id)
+    assert probe.hits == 1
+    by_provider = {s.provider_id: (s, lcls) for s, lcls in pairs}
+    techdata = await session.reads.streamone_provider(session.profile.streamone_connectors)
+    t, t_lcls = by_provider.pop(techdata.id)
+    (m, m_lcls), = by_provider.values()
+    assert (t.quantity, [lcl.quantity for lcl in t_lcls]) == (12, [12])
+    assert sorted(lcl.quantity for lcl in m_lcls) == [-1, 3, 10]
+    assert lcl_total(m_lcls) == m.quantity == 12
+    assert {lcl.event for lcl in m_lcls} == {LclEvent.CREATE, LclEvent.UPDATE}
+    assert all(lcl.provisioning_status is ProvisioningStatus.NOT_APPLICABLE for lcl in m_lcls)
+    assert all(lcl.etag for lcl in m_lcls) and t.etag
+    by_contract = await session.reads.subscriptions(contract_id=contracts[0].id)
+    assert {s.id for s, _ in by_contract} == {s.id for s, _ in pairs}
+
+
+async def test_suggestions_for_the_demo_cases(session: Session) -> None:
+    provider = await session.reads.streamone_provider(session.profile.streamone_connectors)
+
+    async def ranked(name: str, domain: str):
+        tenant = Tenant(name, domain=domain)
+        return rank(tenant, await session.reads.suggestion_candidates(tenant, provider.id))
+
+    assert [s.account.name for s in (await ranked("Contoso Ltd", "contoso.com"))[:2]] == ["Contoso Ltd", "Contoso Limited"]
+    adatum = await ranked("Adatum Corporation", "adatum.com")
+    assert adatum[0].account.name == "A. Datum Corp" and "email domain adatum.com" in adatum[0].reasons
+    coho = await ranked("Coho Winery", "cohowinery.com")
+    assert coho[0].warnings == ("already mapped to 2 provider accounts of this provider",)

@@ -1,0 +1,23 @@
+"""Panes announced but not yet built: each says what it will do."""
+
+from __future__ import annotations
+
+from w365tui.ui.panes.base import ComingPane
+
+
+class SubscriptionsPane(ComingPane):
+    PANE_ID = "subscriptions"
+    TITLE = "Subscriptions"
+    TEXT = "Side-by-side comparison and retirement of manual subscriptions arrive in the next release."
+
+
+class LicenseChangeLogsPane(ComingPane):
+    PANE_ID = "lcls"
+    TITLE = "License change logs"
+    TEXT = "Editing license change logs, with archive toggles, arrives in a coming release."
+
+
+class ReportsPane(ComingPane):
+    PANE_ID = "reports"
+    TITLE = "Reports"
+    TEXT = "The mismatch reports, each leading straight to its fix, arrive in a coming release."

@@ -1,0 +1,251 @@
+"""Reading Work 365: the queries the app needs, answered in domain models.
+
+Every ``$select`` and every row mapping comes from the schema's declarative table
+(:mod:`w365tui.work365.rows`); no column name is written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from w365tui.clients.odata import (
+    DataverseClient,
+    Expand,
+    Filter,
+    Query,
+    all_of,
+    any_of,
+    contains,
+    endswith,
+    eq,
+)
+from w365tui.domain.matching import Candidate, Tenant, domain_of, search_terms
+from w365tui.domain.models import (
+    Account,
+    BillingContract,
+    LicenseChangeLog,
+    Provider,
+    ProviderAccount,
+    Subscription,
+)
+from w365tui.work365.rows import model, select, wire_name
+from w365tui.work365.schema import Work365Schema
+
+
+class ReadError(Exception):
+    """A read cannot answer as asked; the message says why."""
+
+
+def _chunks(items: Sequence[Any], size: int = 40) -> Iterable[Sequence[Any]]:
+    return (items[i:i + size] for i in range(0, len(items), size))
+
+
+class Reads:
+    def __init__(self, dv: DataverseClient, schema: Work365Schema):
+        self.dv = dv
+        self.schema = schema
+
+    def _w(self, role: str, name: str) -> str:
+        return wire_name(self.schema, role, name)
+
+    async def _one(self, role: str, row_id: UUID) -> Any:
+        table = self.schema.table(role)
+        row = await self.dv.get(table.entity_set, row_id, select(self.schema, role))
+        return model(self.schema, role, row) if row is not None else None
+
+    # -- providers and provider accounts -----------------------------------------------------
+    async def providers(self) -> list[Provider]:
+        t = self.schema.table("provider")
+        rows = await self.dv.rows(Query(t.entity_set, select=select(self.schema, "provider"), filter=eq("statecode", 0),
+                                        orderby=[t.column("name")]))
+        return [model(self.schema, "provider", r) for r in rows]
+
+    async def provider(self, text: str) -> Provider:
+        """An active provider by id, name or internal name (case-insensitive)."""
+        providers = await self.providers()
+        wanted = text.strip().casefold()
+        matches = [p for p in providers if wanted in (str(p.id), p.name.casefold(), (p.internal_name or "").casefold())]
+        if len(matches) != 1:
+            known = "; ".join(f"{p.name} ({p.internal_name})" for p in providers)
+            raise ReadError(f"{'no' if not matches else 'more than one'} active provider is {text!r} (known: {known})")
+        return matches[0]
+
+    async def streamone_provider(self, connectors: Collection[str]) -> Provider:
+        """The one active automatic provider whose connector is StreamOne — never by display name."""
+        matches = [p for p in await self.providers() if p.type is not None and p.type.value == "automatic"
+                   and p.internal_name in connectors]
+        if len(matches) != 1:
+            raise ReadError(f"expected one active automatic provider with a StreamOne connector "
+                            f"({', '.join(sorted(connectors))}), found {len(matches)}; choose one with --provider")
+        return matches[0]
+
+    async def provider_accounts(self, provider_id: UUID | None = None, *, unmapped_only: bool = False,
+                                mapped_to: UUID | None = None, include_inactive: bool = False,
+                                page_size: int = 5000) -> list[ProviderAccount]:
+        t = self.schema.table("provideraccount")
+        conditions: list[Filter] = [] if include_inactive else [eq("statecode", 0)]
+        if provider_id is not None:
+            conditions.append(eq(self._w("provideraccount", "provider"), provider_id))
+        if unmapped_only:
+            conditions.append(eq(self._w("provideraccount", "account"), None))
+        if mapped_to is not None:
+            conditions.append(eq(self._w("provideraccount", "account"), mapped_to))
+        query = Query(t.entity_set, select=select(self.schema, "provideraccount"),
+                      filter=all_of(conditions) if conditions else None)
+        return [model(self.schema, "provideraccount", r) for r in await self.dv.rows(query, page_size)]
+
+    async def provider_account(self, row_id: UUID) -> ProviderAccount | None:
+        return await self._one("provideraccount", row_id)
+
+    async def provider_account_pages(self, provider_id: UUID,
+                                     page_size: int = 5000) -> AsyncIterator[list[tuple[ProviderAccount, str | None]]]:
+        """Active provider accounts of a provider with the name of the CRM account each is mapped
+        to, a page at a time so a long list can be shown as it arrives.
+
+        In the service's key order: asking it to sort a large table costs every page; the list
+        sorts locally.
+        """
+        t = self.schema.table("provideraccount")
+        account = self.schema.table("account")
+        query = Query(t.entity_set, select=select(self.schema, "provideraccount"),
+                      filter=eq("statecode", 0) & eq(self._w("provideraccount", "provider"), provider_id),
+                      expand=[Expand(t.nav("account"), select=[account.column("name")])])
+        async for page in self.dv.pages(query, page_size):
+            rows = []
+            for row in page.rows:
+                mapped = row.get(t.nav("account")) or {}
+                rows.append((model(self.schema, "provideraccount", row),
+                             mapped.get(account.column("name")) if mapped else None))
+            yield rows
+
+    async def mapped_count(self, account_id: UUID, provider_id: UUID, *, besides: UUID | None = None) -> int:
+        """Active provider accounts of ``provider_id`` mapped to ``account_id`` (but ``besides``)."""
+        t = self.schema.table("provideraccount")
+        found = await self.dv.rows(Query(t.entity_set, select=[t.primary_id], filter=all_of([
+            eq("statecode", 0), eq(self._w("provideraccount", "provider"), provider_id),
+            eq(self._w("provideraccount", "account"), account_id)])))
+        return sum(1 for r in found if str(r[t.primary_id]).lower() != str(besides).lower())
+
+    async def mapped_counts(self, account_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """How many active provider accounts (of any provider) are mapped to each account."""
+        t = self.schema.table("provideraccount")
+        owner = self._w("provideraccount", "account")
+        counts: dict[UUID, int] = {}
+        for chunk in _chunks(sorted(set(account_ids), key=str)):
+            condition = eq("statecode", 0) & any_of(eq(owner, i) for i in chunk)
+            for row in await self.dv.rows(Query(t.entity_set, select=[t.primary_id, owner], filter=condition)):
+                if row.get(owner):
+                    key = UUID(row[owner])
+                    counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    # -- accounts and contracts ----------------------------------------------------------------
+    async def account(self, row_id: UUID) -> Account | None:
+        return await self._one("account", row_id)
+
+    async def search_accounts(self, text: str, top: int = 50) -> list[Account]:
+        t = self.schema.table("account")
+        condition = eq("statecode", 0)
+        if text.strip():
+            condition = condition & contains(t.column("name"), text.strip())
+        rows = await self.dv.rows(Query(t.entity_set, select=select(self.schema, "account"), filter=condition,
+                                        orderby=[t.column("name")], top=top))
+        return [model(self.schema, "account", r) for r in rows]
+
+    async def billing_contracts(self, account_id: UUID) -> list[BillingContract]:
+        """The account's billing contracts, the default first."""
+        t = self.schema.table("billingcontract")
+        rows = await self.dv.rows(Query(t.entity_set, select=select(self.schema, "billingcontract"),
+                                        filter=eq(self._w("billingcontract", "customer"), account_id)))
+        contracts = [model(self.schema, "billingcontract", r) for r in rows]
+        return sorted(contracts, key=lambda c: (not c.is_active, not c.is_default, c.name.casefold()))
+
+    async def billing_contract(self, row_id: UUID) -> BillingContract | None:
+        return await self._one("billingcontract", row_id)
+
+    async def suggestion_candidates(self, tenant: Tenant, provider_id: UUID, limit: int = 50) -> list[Candidate]:
+        """CRM accounts worth ranking for a tenant: found by name words, website or email domain,
+        or a primary contact's email domain; with what is already mapped to them."""
+        account = self.schema.table("account")
+        contact = self.schema.table("contact")
+        found: dict[UUID, Account] = {}
+        contact_email: dict[UUID, str] = {}
+        columns = select(self.schema, "account")
+        queries: list[Filter] = [contains(account.column("name"), term) for term in search_terms(tenant.name)]
+        domain = domain_of(tenant.domain) or domain_of(tenant.email)
+        if domain:
+            queries.append(contains(account.column("website"), domain) | contains(account.column("email"), "@" + domain))
+        for condition in queries:
+            for row in await self.dv.rows(Query(account.entity_set, select=columns, filter=eq("statecode", 0) & condition,
+                                                top=limit)):
+                acc = model(self.schema, "account", row)
+                found[acc.id] = acc
+        if domain:
+            email_column = contact.column("email")
+            rows = await self.dv.rows(Query(contact.entity_set, select=[contact.primary_id, email_column],
+                                            filter=endswith(email_column, "@" + domain), top=limit))
+            emails = {r[contact.primary_id]: r.get(email_column) for r in rows}
+            if emails:
+                primary = self._w("account", "primarycontact")
+                by_contact = any_of(eq(primary, UUID(c)) for c in sorted(emails))
+                for row in await self.dv.rows(Query(account.entity_set, select=columns, filter=by_contact, top=limit)):
+                    acc = model(self.schema, "account", row)
+                    found[acc.id] = acc
+                    contact_email[acc.id] = emails.get(row.get(primary)) or ""
+        mapped: dict[UUID, int] = {}
+        total: dict[UUID, int] = {}
+        tenant_ids: dict[UUID, set[str]] = {}
+        if found:
+            pa = self.schema.table("provideraccount")
+            owner_column = self._w("provideraccount", "account")
+            for chunk in _chunks(sorted(found)):
+                condition = eq("statecode", 0) & any_of(eq(owner_column, i) for i in chunk)
+                for other in await self.dv.rows(Query(pa.entity_set, select=select(self.schema, "provideraccount"),
+                                                      filter=condition)):
+                    row = model(self.schema, "provideraccount", other)
+                    if row.account_id is None:
+                        continue
+                    total[row.account_id] = total.get(row.account_id, 0) + 1
+                    if row.provider_id == provider_id:
+                        mapped[row.account_id] = mapped.get(row.account_id, 0) + 1
+                    if row.provider_specific_id:
+                        tenant_ids.setdefault(row.account_id, set()).add(row.provider_specific_id)
+        return [Candidate(acc, contact_email.get(i) or None, frozenset(tenant_ids.get(i, ())), mapped.get(i, 0),
+                          total.get(i, 0))
+                for i, acc in found.items()]
+
+    # -- subscriptions with their LCLs ------------------------------------------------------
+    async def subscriptions(self, *, account_id: UUID | None = None, contract_id: UUID | None = None,
+                            page_size: int = 500) -> list[tuple[Subscription, list[LicenseChangeLog]]]:
+        """Subscriptions and their LCLs in one query (LCLs expanded), paged."""
+        if account_id is None and contract_id is None:
+            raise ReadError("give an account or a billing contract")
+        t = self.schema.table("subscription")
+        lcl = self.schema.table("licensechangelog")
+        conditions = []
+        if account_id is not None:
+            conditions.append(eq(self._w("subscription", "customer"), account_id))
+        if contract_id is not None:
+            conditions.append(eq(self._w("subscription", "billingcontract"), contract_id))
+        expand = Expand(t.collections["lcls"], select=select(self.schema, "licensechangelog"),
+                        orderby=[lcl.column("effectivedate")])
+        query = Query(t.entity_set, select=select(self.schema, "subscription"), filter=all_of(conditions),
+                      orderby=[t.column("name")], expand=[expand])
+        result = []
+        for row in await self.dv.rows(query, page_size):
+            result.append((model(self.schema, "subscription", row),
+                           [model(self.schema, "licensechangelog", r) for r in row.get(t.collections["lcls"]) or []]))
+        return result
+
+    # -- rows as they are now --------------------------------------------------------------------
+    async def rows_by_id(self, role: str, ids: Collection[UUID]) -> dict[UUID, dict[str, Any]]:
+        """The rows of ``ids`` that exist, with every field the schema knows of the role."""
+        table = self.schema.table(role)
+        found: dict[UUID, dict[str, Any]] = {}
+        for chunk in _chunks(sorted(ids, key=str)):
+            condition = any_of(eq(table.primary_id, i) for i in chunk)
+            for row in await self.dv.rows(Query(table.entity_set, select=select(self.schema, role), filter=condition)):
+                found[UUID(str(row[table.primary_id]))] = row
+        return found

@@ -1,0 +1,137 @@
+"""The journal's plans: list and show them; resume, roll back, undo or dismiss one.
+
+Resuming a plan left in doubt first reads the server state of its rows: each changeset is
+applied, not applied, or changed by someone else since. Finishing sends what was not applied
+(under the same plan id, with the ETags read again); rolling back and undoing are plans of their
+own, built from the journal's before → after, through the same review and executor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+from w365tui.domain.plan import Plan
+from w365tui.journal import Journal, JournalError, PlanRecord
+from w365tui.session import Session
+from w365tui.work365.executor import Applied, PlanRefused
+from w365tui.work365.recovery import Inspection, inspect, inverse
+from w365tui.workflows.base import WorkflowError, apply
+
+
+def list_plans(journal: Journal, profile: str | None = None) -> list[PlanRecord]:
+    """Every journalled plan of ``profile`` (all profiles with None), newest first."""
+    try:
+        plans = list(journal.plans().values())
+    except JournalError as error:
+        raise WorkflowError(str(error)) from None
+    return [p for p in reversed(plans) if profile is None or p.profile == profile]
+
+
+def find_plan(journal: Journal, plan_id: str) -> PlanRecord:
+    try:
+        return journal.find(plan_id)
+    except JournalError as error:
+        raise WorkflowError(str(error)) from None
+
+
+def _own(session: Session, record: PlanRecord) -> None:
+    if record.profile != session.profile_name:
+        raise WorkflowError(f"{record.describe()} was applied with the profile {record.profile!r}; "
+                            f"use --profile {record.profile}")
+    if record.organization and record.organization != session.organization_id:
+        raise WorkflowError(f"{record.describe()} was applied to another org ({record.organization}); this profile "
+                            f"is connected to {session.organization_id}")
+    if record.is_legacy:
+        raise WorkflowError(f"{record.describe()} was written by an older version of w365tui and holds no plan to "
+                            f"resume or undo; check its rows by hand, then `w365tui plan dismiss {record.short_id}`")
+
+
+@dataclass
+class Resume:
+    """A plan left in doubt, checked against the service: what finishing it would send."""
+
+    inspection: Inspection
+    preview: Plan  # the changes still to send, for review
+
+    @property
+    def record(self) -> PlanRecord:
+        return self.inspection.record
+
+
+async def prepare_resume(session: Session, plan_id: str) -> Resume:
+    record = find_plan(session.journal, plan_id)
+    _own(session, record)
+    if not record.unresolved:
+        raise WorkflowError(f"{record.describe()} is not left in doubt: there is nothing to resume"
+                            + (f"; `w365tui plan undo {record.short_id}` undoes it" if record.undoable else ""))
+    inspection = await inspect(session.reads, record)
+    remaining = inspection.remaining()
+    send = {i for index in inspection.not_applied for i in record.changesets[index]}
+    changes = tuple(c for i, c in enumerate(remaining.changes) if i in send)
+    blocking = ()
+    if inspection.diverged:
+        blocking = (f"changeset{'s' if len(inspection.diverged) > 1 else ''} "
+                    f"{', '.join(str(i + 1) for i in inspection.diverged)} changed by someone else since: the plan "
+                    f"cannot be finished; roll back what was applied (`w365tui plan rollback {record.short_id}`)",)
+    preview = Plan("resume", f"Finish: {remaining.title}", changes, remaining.context,
+                   summary=f"{record.describe()}: {inspection.summary()}"
+                           + ("" if changes else "; nothing is left to send"),
+                   warnings=remaining.warnings, blocking=blocking, notes=remaining.notes, atomic=remaining.atomic)
+    return Resume(inspection, preview)
+
+
+async def apply_resume(session: Session, resume: Resume) -> Applied:
+    """Finish the plan: record what was found, send what was not applied."""
+    if resume.preview.blocking:
+        raise PlanRefused("; ".join(resume.preview.blocking))
+    return await session.executor.resume(resume.record, resume.inspection.remaining(), resume.inspection.checked)
+
+
+async def prepare_rollback(session: Session, plan_id: str, *, today: date | None = None) -> Plan:
+    """Undo what of a plan left in doubt (or half done) was applied."""
+    record = find_plan(session.journal, plan_id)
+    _own(session, record)
+    if not record.unresolved:
+        raise WorkflowError(f"{record.describe()} is not left in doubt: nothing to roll back"
+                            + (f"; `w365tui plan undo {record.short_id}` undoes it" if record.undoable else ""))
+    inspection = await inspect(session.reads, record)
+    return _refuse_if_nothing(inverse(inspection, kind="rollback", today=today or date.today()))
+
+
+async def prepare_undo(session: Session, plan_id: str, *, today: date | None = None) -> Plan:
+    """The inverse of a completed plan, for review."""
+    record = find_plan(session.journal, plan_id)
+    _own(session, record)
+    if record.status != "applied":
+        hint = (f"; finish or roll it back first (`w365tui plan resume {record.short_id}`)" if record.unresolved
+                else "")
+        raise WorkflowError(f"only an applied plan can be undone; {record.describe()}{hint}")
+    inspection = await inspect(session.reads, record)
+    return _refuse_if_nothing(inverse(inspection, kind="undo", today=today or date.today()))
+
+
+def _refuse_if_nothing(plan: Plan) -> Plan:
+    if plan.is_empty and plan.warnings:
+        return plan.blocked("nothing can be undone: every row it changed has been changed since")
+    return plan
+
+
+async def apply_inverse(session: Session, plan: Plan) -> Applied | None:
+    """Apply a rollback or undo. A rollback with nothing to undo only marks the plan resolved
+    (returns None): nothing of it had been applied."""
+    if plan.is_empty and plan.parent and plan.kind == "rollback" and not plan.blocking:
+        if session.read_only:
+            raise PlanRefused("this profile is read-only: nothing can be applied")
+        session.journal.resolve(plan.parent, "rolled-back", note="nothing of it had been applied")
+        return None
+    return await apply(session, plan)
+
+
+def dismiss(journal: Journal, plan_id: str, note: str) -> PlanRecord:
+    """Mark a plan left in doubt as settled by hand, so its rows can be planned again."""
+    record = find_plan(journal, plan_id)
+    if not record.unresolved:
+        raise WorkflowError(f"{record.describe()} is not left in doubt")
+    journal.resolve(record.plan_id, "dismissed", note=note)
+    return replace(record, resolution={"resolution": "dismissed", "note": note})

@@ -1,0 +1,171 @@
+"""Syncs from StreamOne: provider accounts for a provider, subscriptions for a customer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from uuid import UUID
+
+from w365tui.domain.models import Account, BillingContract, Provider, ProviderAccount
+from w365tui.domain.plan import Plan, Ref
+from w365tui.domain.rules import streamone_problem
+from w365tui.domain.streamone import Customer, IonSubscription
+from w365tui.domain.sync import plan_provider_account_sync, plan_subscription_sync
+from w365tui.session import Session
+from w365tui.workflows.base import (
+    Applied,
+    Progress,
+    WorkflowError,
+    apply,
+    context,
+    guarded,
+    parse_id,
+)
+
+
+async def provider(session: Session, which: str | UUID | None = None) -> Provider:
+    """The provider named (by id, name or internal name), or the profile's StreamOne provider."""
+    from w365tui.work365.reads import ReadError
+
+    try:
+        if which is None:
+            return await session.reads.streamone_provider(session.profile.streamone_connectors)
+        return await session.reads.provider(str(which))
+    except ReadError as error:
+        raise WorkflowError(str(error)) from None
+
+
+async def customers(session: Session, progress: Progress | None = None) -> list[Customer]:
+    found: list[Customer] = []
+    async for customer in session.ion.customers(page_size=100):
+        found.append(customer)
+        if progress is not None and len(found) % 200 == 0:
+            progress(f"Reading StreamOne customers… {len(found):,}")
+    return found
+
+
+async def prepare_provider_account_sync(session: Session, which: str | UUID | Provider | None = None, *,
+                                        progress: Progress | None = None) -> Plan:
+    """Provider accounts to create or rename so every active StreamOne customer has one."""
+    chosen = which if isinstance(which, Provider) else await provider(session, which)
+    ctx = context(session, provider_id=chosen.id)
+    if streamone_problem(chosen, session.profile.streamone_connectors):  # refused before reading anything
+        return plan_provider_account_sync(chosen, [], [], connectors=session.profile.streamone_connectors, context=ctx)
+    if progress is not None:
+        progress("Reading StreamOne customers…")
+    found = await customers(session, progress)
+    if progress is not None:
+        progress(f"Comparing {len(found):,} StreamOne customers with the provider accounts…")
+    existing = await session.reads.provider_accounts(chosen.id, include_inactive=True)
+    plan = plan_provider_account_sync(chosen, existing, found, connectors=session.profile.streamone_connectors,
+                                      name_limit=session.schema.max_length("provideraccount", "name"), context=ctx)
+    return guarded(session, plan)
+
+
+@dataclass
+class SubscriptionSync:
+    """A prepared subscription sync, with what it was made from (to check the follow-up)."""
+
+    plan: Plan
+    provider: Provider
+    account: Account
+    contract: BillingContract | None
+    provider_accounts: list[ProviderAccount] = field(default_factory=list)
+    ion: list[tuple[ProviderAccount, IonSubscription]] = field(default_factory=list)
+
+
+async def choose_contract(session: Session, account: Account, contract_id: str | UUID | None) -> BillingContract:
+    contracts = await session.reads.billing_contracts(account.id)
+    if contract_id is not None:
+        wanted = parse_id(contract_id, "billing contract")
+        chosen = next((c for c in contracts if c.id == wanted), None)
+        if chosen is None:
+            other = await session.reads.billing_contract(wanted)
+            if other is None:
+                raise WorkflowError(f"no billing contract has the id {wanted}")
+            return other  # another account's: the plan refuses it, saying so
+        return chosen
+    active = [c for c in contracts if c.is_active]
+    default = [c for c in active if c.is_default]
+    if len(default) == 1 or len(active) == 1:
+        return (default or active)[0]
+    if not active:
+        raise WorkflowError(f"{account.name} has no active billing contract")
+    listed = "; ".join(f"{c.name} ({c.id})" for c in active)
+    raise WorkflowError(f"{account.name} has {len(active)} billing contracts and no single default; choose one with "
+                        f"--contract: {listed}")
+
+
+async def prepare_subscription_sync(session: Session, account_id: str | UUID, contract_id: str | UUID | None = None,
+                                    *, which: str | UUID | Provider | None = None, today: date | None = None,
+                                    progress: Progress | None = None) -> SubscriptionSync:
+    """The customer's StreamOne subscriptions onto one of their billing contracts (the default
+    unless ``contract_id``)."""
+    wanted = parse_id(account_id, "CRM account")
+    account = await session.reads.account(wanted)
+    if account is None:
+        raise WorkflowError(f"no CRM account has the id {wanted}")
+    chosen = which if isinstance(which, Provider) else await provider(session, which)
+    contract = await choose_contract(session, account, contract_id)
+    ctx = context(session, provider_id=chosen.id, account_id=account.id, contract_id=contract.id)
+    connectors = session.profile.streamone_connectors
+    account_ref = Ref("account", account.id, account.name)
+    if streamone_problem(chosen, connectors):
+        plan = plan_subscription_sync(provider=chosen, account=account_ref, contract=contract, ion=[], work365=[],
+                                      today=today or date.today(), connectors=connectors, context=ctx)
+        return SubscriptionSync(plan, chosen, account, contract)
+    mapped = await session.reads.provider_accounts(chosen.id, mapped_to=account.id)
+    if not mapped:
+        plan = Plan("sync-subscriptions", f"Sync subscriptions onto {contract.name}", (), ctx,
+                    blocking=(f"no provider account of {chosen.name} is mapped to {account.name}: map its tenant "
+                              "first (pane 1, m)",))
+        return SubscriptionSync(plan, chosen, account, contract)
+    ion: list[tuple[ProviderAccount, IonSubscription]] = []
+    for pa in mapped:
+        if progress is not None:
+            progress(f"Reading the StreamOne subscriptions of {pa.name}…")
+        customer_id = (pa.provider_specific_id or "").strip()
+        if customer_id.isdigit():
+            ion.extend([(pa, item) async for item in session.ion.subscriptions(customer_id)])
+    if progress is not None:
+        progress(f"Comparing {len(ion)} StreamOne subscriptions with Work 365…")
+    work365 = await session.reads.subscriptions(account_id=account.id)
+    plan = plan_subscription_sync(provider=chosen, account=account_ref, contract=contract, ion=ion, work365=work365,
+                                  today=today or date.today(), connectors=connectors, limits=session.schema.limits(),
+                                  context=ctx)
+    return SubscriptionSync(guarded(session, plan), chosen, account, contract, mapped, ion)
+
+
+@dataclass
+class SyncApplied:
+    applied: Applied
+    followup: Applied | None = None  # Create LCLs the service left Awaiting Provisioning, set Not Applicable
+
+
+async def apply_subscription_sync(session: Session, prepared: SubscriptionSync, *,
+                                  today: date | None = None) -> SyncApplied:
+    """Apply the sync; then read the new subscriptions' Create LCLs back and, if the service
+    wrote any Awaiting Provisioning, apply the follow-up plan that sets them Not Applicable
+    (the preview says this will happen)."""
+    applied = await apply(session, prepared.plan)
+    if not applied.ok or prepared.contract is None or not prepared.plan.stats.get("create"):
+        return SyncApplied(applied)
+    work365 = await session.reads.subscriptions(account_id=prepared.account.id)
+    again = plan_subscription_sync(provider=prepared.provider, account=Ref("account", prepared.account.id,
+                                                                           prepared.account.name),
+                                   contract=prepared.contract, ion=prepared.ion, work365=work365,
+                                   today=today or date.today(), connectors=session.profile.streamone_connectors,
+                                   limits=session.schema.limits(), context=prepared.plan.context)
+    created = {c.id for c in prepared.plan.changes if c.role == "subscription" and c.verb == "create"}
+    owner = {lcl.id: sub.id for sub, lcls in work365 for lcl in lcls}
+    settles = tuple(c for c in again.changes
+                    if c.role == "licensechangelog" and c.verb == "update" and owner.get(c.id) in created)
+    if not settles:
+        return SyncApplied(applied)
+    followup = Plan("settle-create-lcls", f"Set Create LCLs Not Applicable after: {prepared.plan.title}", settles,
+                    prepared.plan.context,
+                    summary=f"{len(settles)} Create LCL{'s' if len(settles) > 1 else ''} written Awaiting Provisioning "
+                            "by Work 365 for subscriptions just synced",
+                    notes=("So that nothing is ordered twice at TechData.",))
+    return SyncApplied(applied, await apply(session, followup))
+
