@@ -305,3 +305,112 @@ async def test_a_read_only_profile_refuses_writes(sandbox, tmp_path) -> None:
         assert isinstance(app.screen, ReviewScreen)
         await state.press("escape")
     assert list(journal.records()) == []
+
+
+async def test_typing_in_the_map_dialog_reaches_the_search_from_any_focus(running: Running) -> None:
+    await filter_to(running, "Contoso Ltd")
+    await running.until(lambda: running.pane.current is not None
+                        and running.pane.current.account.id in running.pane.suggestions)
+    await running.press("m")
+    await running.until(lambda: isinstance(running.app.screen, AccountPickerScreen))
+    picker = running.app.screen
+    picker.query_one(RecordTable).focus()  # as a click on the results would
+    await running.pilot.pause()
+    await running.press(*"Contoso Pharma")  # 's', 'h' and the rest are typed, not table keys
+    box = picker.query_one("#picker-search")
+    assert box.value == "Contoso Pharma" and box.has_focus
+    assert picker.query_one(RecordTable).sort_state == (None, False)  # 's' did not sort the results
+    await running.press("enter")  # the search is still on its way: enter runs it, it does not choose
+    await running.until(lambda: picker.searched == "Contoso Pharma")
+    assert isinstance(running.app.screen, AccountPickerScreen)
+    assert [r.cells[1] for r in picker.query_one(RecordTable).visible_rows()] == ["Contoso Pharmaceuticals"]
+    await running.press("enter")
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
+    assert running.app.screen.plan.title == "Map Contoso Ltd to Contoso Pharmaceuticals"
+
+
+async def test_the_map_dialog_tells_near_duplicates_apart(running: Running) -> None:
+    await filter_to(running, "Contoso Ltd")
+    await running.until(lambda: running.pane.current is not None
+                        and running.pane.current.account.id in running.pane.suggestions)
+    await running.press("m")
+    await running.until(lambda: isinstance(running.app.screen, AccountPickerScreen))
+    rows = {r.cells[1]: r.cells for r in running.app.screen.query_one(RecordTable).visible_rows()}
+    assert rows["Contoso Ltd"][2:4] == ("contoso.com", "Seattle")
+    assert rows["Contoso Limited"][3] == "Manchester"
+    why = str(running.app.screen.query_one("#picker-why", Static).render())
+    assert "website domain contoso.com" in why  # the full reasons of the highlighted row, never cut
+
+
+async def test_enter_opens_a_row_and_its_keys_act_on_it(running: Running) -> None:
+    from w365tui.ui.panes.provider_accounts import ProviderAccountScreen
+
+    await filter_to(running, "Fabrikam")
+    await running.press("enter")
+    await running.until(lambda: isinstance(running.app.screen, ProviderAccountScreen))
+    text = "\n".join(str(s.render()) for s in running.app.screen.query(Static))
+    assert "Tenant domain fabrikam.com" in " ".join(text.split()) and "Fabrikam Inc" in text
+    await running.press("c")  # the detail's c runs the pane's copy
+    await running.until(lambda: isinstance(running.app.screen, ChoiceScreen))
+    await running.press("escape")
+
+
+async def test_the_sorted_column_is_marked_and_the_filter_finds_tenant_ids(running: Running) -> None:
+    header = table_text(running.pane.table)[0]
+    assert "Provider account▲" in header
+    await running.press("S")
+    assert "Provider account▼" in table_text(running.pane.table)[0]
+    tenant = next(r.profile.customer_tenant_id for r in running.pane.rows.values()
+                  if r.account.name == "Adatum Corporation")
+    await filter_to(running, tenant[:13])  # not a column: the filter searches it all the same
+    assert [r.cells[1] for r in running.pane.table.visible_rows()] == ["Adatum Corporation"]
+
+
+async def test_textual_s_own_quit_hint_keeps_its_markup_and_service_text_does_not(running: Running) -> None:
+    running.app.action_help_quit()  # what ctrl+c runs
+    running.app.say("[bold]Evil[/]")
+    await running.until(lambda: len(running.app._notifications) >= 2)
+    hint = next(n for n in running.app._notifications if n.title == "Do you want to quit?")
+    assert hint.markup  # rendered bold, not shown as [b]q[/b]
+    assert not next(n for n in running.app._notifications if n.message == "[bold]Evil[/]").markup
+
+
+def test_a_16_colour_terminal_gets_the_terminal_s_own_colours() -> None:
+    from rich.console import Console
+
+    from w365tui.ui.app import few_colours
+
+    for term, few in (("screen", True), ("xterm", True), ("xterm-256color", False)):
+        console = Console(force_terminal=True, _environ={"TERM": term})
+        assert few_colours(console.color_system) is few, term
+
+
+async def test_an_unreachable_sandbox_says_so_and_r_connects_once_it_is_up(tmp_path) -> None:
+    import socket
+
+    from w365tui.journal import Journal
+    from w365tui.sandbox.host import Sandbox
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sandbox = Sandbox(Sandbox.in_memory(seed=1).store, port=port)
+    app = app_for(sandbox, Journal(tmp_path / "j.jsonl"))
+    app.sandbox_url = f"http://127.0.0.1:{port}"
+    async with app.run_test(size=(80, 24)) as pilot:
+        state = Running(app, pilot, sandbox, Journal(tmp_path / "j.jsonl"))
+        await state.until(lambda: "press r to try again" in str(app.query_one("#pa-status", Static).render()))
+        for key in ("p", "a", "m", "b"):  # each says it is not connected, none raises
+            await state.press(key)
+        assert not any("AssertionError" in n.message or n.message == "" for n in app._notifications)
+        assert any("Not connected yet" in n.message for n in app._notifications)
+        sandbox.start()
+        try:
+            await state.press("r")
+            await state.until(lambda: state.pane.loaded, timeout=30)
+            assert app.session is not None and "not connected" not in app.sub_title
+        finally:
+            await app.session.close() if app.session else None
+            app.session = None
+            sandbox.stop()
+            sandbox.store.close()

@@ -31,6 +31,16 @@ APP_COMMANDS: tuple[Command, ...] = (
 )
 
 
+#: The theme for terminals of 16 colours (TERM=screen on many jump hosts): the default theme's
+#: colours would be rounded to the nearest of them, its orange cursor to an alarming red; the
+#: terminal's own colours read as intended.
+FEW_COLOURS_THEME = "ansi-dark"
+
+
+def few_colours(color_system: str | None) -> bool:
+    return color_system in ("standard", "windows")
+
+
 def _pane_bindings() -> list[Binding]:
     return [Binding(str(n), f"pane('{pane.PANE_ID}')", pane.TITLE, show=False, id=f"app.pane.{n}")
             for n, pane in enumerate(PANES, start=1)]
@@ -123,6 +133,8 @@ class W365App(App[None]):
             else:
                 self.say(f"Unknown theme {self.requested_theme!r}; available: {', '.join(sorted(self.available_themes))}",
                          severity="warning")
+        elif not self.is_headless and few_colours(self.console.color_system):
+            self.theme = FEW_COLOURS_THEME
         self.panes[0].focus_list()
         self.connect()
 

@@ -120,9 +120,10 @@ class JournalScreen(Screen[None]):
                 table.cursor = keys.index(self.focus_id)
             self.focus_id = None
         unresolved = sum(1 for r in records if r.unresolved)
-        text = f"Journal · {len(records)} plans · {self.session.journal.path}"
+        count = f"{len(records)} plan{'' if len(records) == 1 else 's'}"
+        text = f"Journal · {count} of profile {self.session.profile_name}"
         if unresolved:
-            text = f"Journal · {unresolved} left in doubt: f finishes, b rolls back · {len(records)} plans"
+            text = f"Journal · {unresolved} left in doubt: f finishes, b rolls back · {count}"
         self.query_one("#journal-status", Static).update(Text(text))
         self._detail()
 
@@ -206,7 +207,7 @@ class JournalScreen(Screen[None]):
         resume = await plans.prepare_resume(self.session, record.plan_id)
         if not await self.app.push_screen_wait(ReviewScreen(resume.preview, read_only=self.session.read_only)
                                                if resume.preview.changes or resume.preview.blocking
-                                               else _NothingLeft(resume.preview, self.session.read_only)):
+                                               else _NothingLeft(resume.preview, read_only=self.session.read_only)):
             return
         try:
             applied = await plans.apply_resume(self.session, resume)
@@ -223,7 +224,7 @@ class JournalScreen(Screen[None]):
         prepare = plans.prepare_rollback if kind == "rollback" else plans.prepare_undo
         plan = await prepare(self.session, record.plan_id)
         review = ReviewScreen(plan, read_only=self.session.read_only) if plan.changes or plan.blocking \
-            else _NothingLeft(plan, self.session.read_only)
+            else _NothingLeft(plan, read_only=self.session.read_only)
         if not await self.app.push_screen_wait(review):
             return
         try:

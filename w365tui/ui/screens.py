@@ -238,7 +238,8 @@ class AccountPickerScreen(ModalScreen[Account | None]):
         with Vertical():
             yield Static(Text.assemble(("Map ", "bold"), (visible(self.subject), "bold"), (" to a CRM account", "bold")),
                          classes="title")
-            yield Input(placeholder="type to search CRM accounts by name", id="picker-search")
+            # select_on_focus would let the next key replace a letter typed while the results had the focus
+            yield Input(placeholder="type to search CRM accounts by name", id="picker-search", select_on_focus=False)
             yield RecordTable(self.COLUMNS, id="picker-results", empty="No suggestion; type to search.")
             yield Static(Text(""), id="picker-why")
             yield Static(Text("type to search · ↑↓ move · enter choose · esc cancel · PAs: provider accounts "

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 from w365tui.journal import Journal
 from w365tui.sandbox.host import Sandbox
@@ -68,6 +72,24 @@ async def sync_preview(app: W365App, pilot: object) -> None:
     await _until(pilot, lambda: isinstance(app.screen, ReviewScreen))
 
 
+async def map_review(app: W365App, pilot: object) -> None:
+    await map_dialog(app, pilot)
+    await _press(pilot, "enter")
+    await _until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+
+
+async def journal(app: W365App, pilot: object) -> None:
+    from w365tui.ui.journal import JournalScreen
+
+    await map_review(app, pilot)
+    await _press(pilot, "y")
+    pane = app.query_one(ProviderAccountsPane)
+    await _until(pilot, lambda: pane.current is not None and pane.current.account.is_mapped)
+    await _press(pilot, "J")
+    await _until(pilot, lambda: isinstance(app.screen, JournalScreen))
+    await pilot.pause(0.1)  # type: ignore[attr-defined]
+
+
 async def help_screen(app: W365App, pilot: object) -> None:
     await _ready(app, pilot)
     await _press(pilot, "question_mark")
@@ -84,7 +106,9 @@ def _pane(number: str) -> Scene:
 SCENES: dict[str, Scene] = {
     "1-provider-accounts": provider_accounts,
     "1-map-dialog": map_dialog,
+    "1-map-review": map_review,
     "1-sync-preview": sync_preview,
+    "journal": journal,
     "2-subscriptions": _pane("2"),
     "3-license-change-logs": _pane("3"),
     "4-reports": _pane("4"),
@@ -92,10 +116,25 @@ SCENES: dict[str, Scene] = {
 }
 
 
+@contextlib.contextmanager
+def _steady_journal() -> Iterator[None]:
+    """Plan ids and times as a screenshot can show them the same every time."""
+    from w365tui import journal
+
+    ids = (uuid.UUID(int=n) for n in itertools.count(0x5CEE0000_0000_4000_8000_000000000001))
+    saved = journal.uuid, journal._now
+    journal.uuid = SimpleNamespace(uuid4=lambda: next(ids))  # type: ignore[assignment]
+    journal._now = lambda: "2026-11-02T09:30:00.000Z"
+    try:
+        yield
+    finally:
+        journal.uuid, journal._now = saved
+
+
 async def capture(scene: str, size: tuple[int, int], journal_dir: Path | None = None) -> str:
     """The SVG of one scene at ``size``, from a fresh demo sandbox."""
     journal_dir = journal_dir or Path(tempfile.mkdtemp())
-    with Sandbox.in_memory(seed=1) as sandbox:
+    with _steady_journal(), Sandbox.in_memory(seed=1) as sandbox:
         app = W365App("sandbox", Profile(kind="sandbox"), sandbox_url=sandbox.url,
                       journal=Journal(journal_dir / "journal.jsonl"))
         async with app.run_test(size=size) as pilot:

@@ -577,7 +577,7 @@ class ProviderAccountsPane(Pane):
         action = await self.app.push_screen_wait(ProviderAccountScreen(row, self.suggestions.get(row.account.id),
                                                                        self.provider))
         if action:
-            self.run_action(action)
+            await self.run_action(action)
 
     def action_copy_id(self) -> None:
         row = self._require_row()

@@ -248,9 +248,10 @@ class RecordTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         row = self._rows[self._view[index]]
         style = base
-        if index == self.cursor:
+        on_cursor = index == self.cursor
+        if on_cursor:
             style = base + self.get_component_rich_style("record-table--cursor")
-        return Strip(self._cells(row.cells, style, row.styles)).crop_extend(0, width, style)
+        return Strip(self._cells(row.cells, style, row.styles, on_cursor)).crop_extend(0, width, style)
 
     def _labels(self) -> list[str]:
         """Column labels, the sorted one marked ▲ (ascending) or ▼."""
@@ -259,14 +260,18 @@ class RecordTable(ScrollView, can_focus=True):
             labels[self._sort_column] = f"{labels[self._sort_column]}{'▼' if self._reverse else '▲'}"
         return labels
 
-    def _cells(self, cells: Sequence[str], style: Style, styles: Sequence[str | None] | None) -> list[Segment]:
+    def _cells(self, cells: Sequence[str], style: Style, styles: Sequence[str | None] | None,
+               on_cursor: bool = False) -> list[Segment]:
+        """A row's cells. On the cursor row a cell keeps its bold or italic but not its colour, so
+        nothing turns the colour of the cursor's background (with 16 colours, or NO_COLOR)."""
         segments: list[Segment] = []
         for position, (text, width) in enumerate(zip(cells, self._widths, strict=False)):
             if position:
                 segments.append(Segment(" ", style))
             cell_style = style
             if styles and position < len(styles) and styles[position]:
-                cell_style = style + Style.parse(styles[position] or "")
+                own = Style.parse(styles[position] or "")
+                cell_style = style + (own.without_color if on_cursor else own)
             segments.append(Segment(fit(visible(text), width), cell_style))
         return segments
 
