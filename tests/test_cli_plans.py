@@ -233,3 +233,18 @@ def test_help_names_every_option_plainly() -> None:
     sync_help = subprocess.run([str(BINARY), "sync", "subscriptions", "--help"], capture_output=True, text=True,
                                timeout=60)
     assert "--profile NAME" in sync_help.stdout and "--apply" in sync_help.stdout
+
+
+def test_a_plan_settled_by_hand_is_dismissed_with_a_note(served: Served) -> None:
+    served.fault(kind="drop_before", path=r"\$batch$", times=1)
+    assert served.run("sync", "provider-accounts", "--apply").returncode == 2
+    (plan,) = served.unresolved()
+    short = plan["plan_id"][:8]
+    dry = served.run("plan", "dismiss", short, "--note", "checked in Work 365")
+    assert dry.returncode == 0 and "dry run" in dry.stdout and served.unresolved()
+    done = served.run("plan", "dismiss", short, "--note", "checked in Work 365", "--apply")
+    assert done.returncode == 0 and served.unresolved() == []
+    shown = served.run("plan", "show", short)
+    assert "dismissed: checked in Work 365" in shown.stdout
+    again = served.run("plan", "dismiss", short, "--note", "x", "--apply")
+    assert again.returncode == 1 and "not left in doubt" in again.stdout

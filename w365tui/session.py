@@ -1,5 +1,5 @@
 """One working session against a profile: where its services are, its clients, its Work 365
-gateway, its sandbox.
+schema, reads and executor, its journal, its sandbox.
 
 Free of Textual: the TUI opens a session in a worker and closes it when it quits; ``doctor`` and
 ``login`` use the same endpoints and token stores.

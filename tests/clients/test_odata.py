@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from w365tui.clients.http import NetworkError
 from w365tui.clients.odata import (
     DataverseClient,
     Expand,
     Operation,
     Query,
-    chunk_operations,
     contains,
     decode_batch_response,
     encode_batch,
@@ -117,37 +117,35 @@ async def test_pages_follow_next_link(sandbox: Sandbox) -> None:
     assert pages[0].count == len(ids)
 
 
-async def test_2500_operations_become_three_changesets_that_all_succeed(sandbox: Sandbox) -> None:
+async def test_a_changeset_of_1000_operations_commits_whole(sandbox: Sandbox) -> None:
     before = sandbox.store.count("account")
-    operations = [Operation("POST", "accounts", {"name": f"Bulk {i}"}) for i in range(2500)]
-    seen = []
+    operations = [Operation("POST", "accounts", {"name": f"Bulk {i}"}) for i in range(1000)]
     async with DataverseClient(sandbox.dataverse_url) as dv:
-        outcomes = await dv.apply_changesets(operations, on_outcome=seen.append)
-    assert [(o.state, len(o.operations), len(o.results)) for o in outcomes] == [
-        ("committed", 1000, 1000), ("committed", 1000, 1000), ("committed", 500, 500)]
-    assert seen == outcomes
-    assert all(r.status == 204 for o in outcomes for r in o.results)
-    assert sandbox.store.count("account") == before + 2500
+        (results,) = await dv.batch([operations])
+        with pytest.raises(ValueError, match="at most 1000"):
+            await dv.batch([operations, [Operation("POST", "accounts", {"name": "one more"})]])
+    assert isinstance(results, list) and len(results) == 1000 and all(r.status == 204 for r in results)
+    assert sandbox.store.count("account") == before + 1000
 
 
-async def test_a_failing_changeset_stops_the_rest_and_leaves_no_trace(sandbox: Sandbox) -> None:
+async def test_a_failing_changeset_leaves_no_trace_and_names_the_failing_part(sandbox: Sandbox) -> None:
     before = sandbox.store.count("account")
-    operations = [Operation("POST", "accounts", {"name": f"Good {i}"}) for i in range(4)]
-    operations.insert(5, Operation("POST", "accounts", {"bogus": True}))
-    operations += [Operation("POST", "accounts", {"name": "Later"}) for _ in range(3)]
+    operations = [Operation("POST", "accounts", {"name": f"Good {i}"}, content_id=str(i + 1)) for i in range(2)]
+    operations.append(Operation("POST", "accounts", {"bogus": True}, content_id="3"))
     async with DataverseClient(sandbox.dataverse_url) as dv:
-        outcomes = await dv.apply_changesets(operations, size=3)
-    assert [o.state for o in outcomes] == ["committed", "failed", "not_sent"]
-    assert "0x80048d19" in (outcomes[1].error or "")
-    assert sandbox.store.count("account") == before + 3
+        (failed,) = await dv.batch([operations])
+    assert not isinstance(failed, list) and failed.status == 400 and failed.content_id == "3"
+    assert failed.error()[0] == "0x80048d19"
+    assert sandbox.store.count("account") == before
 
 
 async def test_a_changeset_whose_answer_is_lost_is_not_resent(sandbox: Sandbox) -> None:
     sandbox.faults.add("drop_after", path=r"\$batch$", times=1)
     operations = [Operation("POST", "accounts", {"name": "Sent once"}) for _ in range(2)]
     async with DataverseClient(sandbox.dataverse_url) as dv:
-        outcomes = await dv.apply_changesets(operations)
-    assert [o.state for o in outcomes] == ["unknown"]
+        with pytest.raises(NetworkError) as lost:
+            await dv.batch([operations])
+    assert lost.value.maybe_committed
     written = sandbox.store.conn.execute("SELECT COUNT(*) FROM account WHERE name = 'Sent once'").fetchone()[0]
     assert written == 2  # committed once by the service, never sent again
 
@@ -159,19 +157,22 @@ async def test_content_id_references_work_within_a_changeset(sandbox: Sandbox) -
         Operation("PATCH", "$1", {"primarycontactid@odata.bind": "$2"}, content_id="3"),
     ]
     async with DataverseClient(sandbox.dataverse_url) as dv:
-        (outcome,) = await dv.apply_changesets(operations)
-        assert outcome.state == "committed"
-        account_id = outcome.results[0].header("OData-EntityId").rsplit("(", 1)[1].rstrip(")")
+        (results,) = await dv.batch([operations])
+        assert isinstance(results, list)
+        account_id = results[0].header("OData-EntityId").rsplit("(", 1)[1].rstrip(")")
         account = await dv.get("accounts", account_id, ["_primarycontactid_value"])
-    assert account["_primarycontactid_value"] == outcome.results[1].header("OData-EntityId").rsplit("(", 1)[1].rstrip(")")
+    assert account["_primarycontactid_value"] == results[1].header("OData-EntityId").rsplit("(", 1)[1].rstrip(")")
 
 
-def test_chunking_refuses_a_reference_split_from_its_declaration() -> None:
-    operations = [Operation("POST", "accounts", {"name": "a"}, content_id="1"),
-                  Operation("PATCH", "$1", {"name": "b"}, content_id="2")]
-    assert len(chunk_operations(operations, 2)) == 1
-    with pytest.raises(ValueError, match=r"\$1"):
-        chunk_operations(operations, 1)
+async def test_a_create_only_upsert_refuses_a_row_that_is_there(sandbox: Sandbox) -> None:
+    row = "5ca1ab1e-0000-4000-8000-000000000001"
+    create = Operation("PATCH", f"accounts({row})", {"name": "Once"}, headers={"If-None-Match": "*"})
+    async with DataverseClient(sandbox.dataverse_url) as dv:
+        (first,) = await dv.batch([[create]])
+        (second,) = await dv.batch([[create]])
+    assert isinstance(first, list) and first[0].status == 204
+    assert not isinstance(second, list) and second.status == 412
+    assert sandbox.store.conn.execute("SELECT COUNT(*) FROM account WHERE name = 'Once'").fetchone()[0] == 1
 
 
 def test_batch_encoding_round_trips_through_the_parser() -> None:

@@ -93,8 +93,9 @@ def test_review_lines_show_before_and_after_per_field() -> None:
                                       {"account": Ref("account", uuid.uuid4(), "Contoso Ltd")}, "Contoso"),
                                create(1)))
     shown = lines(plan)
-    assert (shown[0].verb, shown[0].record, shown[0].field, shown[0].before, shown[0].after) == (
+    assert (shown[0].verb, shown[0].what, shown[0].field, shown[0].before, shown[0].after) == (
         "update", "provider account Contoso", "CRM account", "—", "Contoso Ltd")
+    assert (shown[0].role, shown[0].record) == ("provider account", "Contoso")
     assert (shown[1].verb, shown[1].field, shown[1].after) == ("create", "name", "row 1")
 
 
@@ -113,11 +114,12 @@ def test_a_created_lcl_is_undone_by_a_reversing_lcl() -> None:
     lcl = Create("licensechangelog", uuid.uuid4(), {"quantity": 5, "event": Option("lcl_event", "update"),
                                                     "name": "Update: Office", "effectivedate": date(2025, 1, 1)},
                  "+5 on Office")
-    (reversal,), problem = invert(lcl, None, today=TODAY, new_id=lambda: uuid.UUID(int=9))
+    (reversal,), problem = invert(lcl, Current('W/"1"', ACTIVE, {}), today=TODAY, new_id=lambda: uuid.UUID(int=9))
     assert problem is None and isinstance(reversal, Create)
     assert reversal.id == uuid.UUID(int=9) != lcl.id
     assert reversal.values["quantity"] == -5 and reversal.values["effectivedate"] == TODAY
     assert reversal.values["provisioningstatus"] == Option("provisioning_status", "not_applicable")
+    assert invert(lcl, None, today=TODAY) == ((), "+5 on Office: the LCL is not there any more")
 
 
 def test_an_update_is_undone_only_if_the_row_still_holds_what_was_written() -> None:

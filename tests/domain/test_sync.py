@@ -13,7 +13,7 @@ from w365tui.domain.models import (
     ProviderAccount,
     Subscription,
 )
-from w365tui.domain.plan import Create, Option, Ref, Update
+from w365tui.domain.plan import ACTIVE, INACTIVE, Create, Option, Ref, SetState, Update
 from w365tui.domain.streamone import Customer, IonSubscription
 from w365tui.domain.sync import plan_provider_account_sync, plan_subscription_sync
 
@@ -52,10 +52,13 @@ def test_provider_account_sync_creates_renames_and_is_idempotent() -> None:
     assert creates[0].key == f"provideraccount:{PROVIDER.id}:3"
     assert [(r.before, r.after) for r in renames] == [({"name": "Old name"}, {"name": "New name"})]
     assert plan.stats == {"customers": 6, "create": 2, "rename": 1, "unchanged": 1, "skipped_inactive": 1,
-                          "deactivated": 1}
-    assert not plan.atomic and len({c.unit for c in plan.changes}) == 3  # each account its own unit
+                          "reactivate": 1}
+    assert not plan.atomic and len({c.unit for c in plan.changes}) == 4  # each account its own unit
+    (back,) = [c for c in plan.changes if isinstance(c, SetState)]
+    assert (back.id, back.before_state, back.after_state) == (existing[3].id, INACTIVE, ACTIVE)
+    assert "reactivated" in plan.warnings[0] and "Undone" in plan.warnings[0]
     assert "6 StreamOne customers: 2 to create" in plan.summary
-    after = [*existing[:1], pa("2", "New name"), pa("3", "Fresh"), pa("9", "Same id, other provider"), existing[3]]
+    after = [*existing[:1], pa("2", "New name"), pa("3", "Fresh"), pa("9", "Same id, other provider"), pa("5", "Undone")]
     assert sync_accounts(after, customers).is_empty
 
 

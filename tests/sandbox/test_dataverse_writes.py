@@ -207,6 +207,14 @@ def test_deactivating_a_subscription_writes_a_deactivate_lcl_and_freezes_it(dv: 
     again = dv.get("work365_licensechangelogs", params={
         "$filter": f"_work365_subscription_value eq {sub['work365_subscriptionid']}"}).json()["value"]
     assert len(again) == len(lcls)
+    # reactivated, the licences are back: an Activate LCL restores Σ = quantity
+    assert dv.patch(url, json={"statecode": 0, "statuscode": 1}).status_code == 204
+    after = dv.get("work365_licensechangelogs", params={
+        "$filter": f"_work365_subscription_value eq {sub['work365_subscriptionid']}",
+        "$select": "work365_event,work365_quantity"}).json()["value"]
+    activate = option_value("work365_licensechangelog", "work365_event", "Activate")
+    assert [r["work365_quantity"] for r in after if r["work365_event"] == activate] == [sub["work365_quantity"]]
+    assert sum(r["work365_quantity"] for r in after) == sub["work365_quantity"]
 
 
 def test_create_refuses_an_inactive_status(dv: httpx.Client) -> None:

@@ -20,7 +20,6 @@ from uuid import UUID
 import httpx
 
 from w365tui.clients.http import (
-    NetworkError,
     ProtocolError,
     RetryPolicy,
     ServiceClient,
@@ -355,36 +354,6 @@ def _http_part(piece: str) -> BatchResult:
     return BatchResult(int(words[1]), headers, body.rstrip("\r\n").encode("utf-8"), content_id)
 
 
-def chunk_operations(operations: Sequence[Operation], size: int = MAX_BATCH) -> list[list[Operation]]:
-    """Split operations into changesets of at most ``size``; a ``$n`` reference must stay in
-    the changeset that declares it."""
-    if not 1 <= size <= MAX_BATCH:
-        raise ValueError(f"a changeset holds 1 to {MAX_BATCH} operations")
-    chunks = [list(operations[i:i + size]) for i in range(0, len(operations), size)]
-    for chunk in chunks:
-        declared: set[str] = set()
-        for op in chunk:
-            references = re.findall(r"\$(\w+)", op.url + (json.dumps(op.body) if op.body else ""))
-            for reference in references:
-                if reference.isdigit() and reference not in declared:
-                    raise ValueError(f"the reference ${reference} is not declared earlier in its changeset")
-            if op.content_id is not None:
-                declared.add(op.content_id)
-    return chunks
-
-
-@dataclass
-class ChangesetOutcome:
-    """What became of one changeset: ``committed``, ``failed`` (nothing of it stayed),
-    ``unknown`` (the connection dropped after sending) or ``not_sent``."""
-
-    index: int
-    operations: list[Operation]
-    state: str
-    results: list[BatchResult] = field(default_factory=list)
-    error: str | None = None
-
-
 # -- the client -------------------------------------------------------------------------------
 def dataverse_error(payload: Any) -> tuple[str | None, str | None]:
     error = payload.get("error") if isinstance(payload, dict) else None
@@ -545,40 +514,6 @@ class DataverseClient:
             return decode_batch_response(response.headers.get("Content-Type"), response.content)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ProtocolError(info, f"the $batch response is not valid multipart: {exc}") from None
-
-    async def apply_changesets(self, operations: Sequence[Operation], size: int = MAX_BATCH,
-                               on_outcome: Any = None) -> list[ChangesetOutcome]:
-        """Run operations as atomic changesets of at most ``size``, in order, one batch each.
-
-        Stops at the first changeset that fails or whose outcome is unknown; the rest are
-        ``not_sent``. ``on_outcome`` (sync or async) sees each outcome as it happens, before
-        the next changeset is sent.
-        """
-        chunks = chunk_operations(operations, size)
-        outcomes: list[ChangesetOutcome] = []
-        stopped = False
-        for index, chunk in enumerate(chunks):
-            if stopped:
-                outcomes.append(ChangesetOutcome(index, chunk, "not_sent"))
-                continue
-            try:
-                (result,) = await self.batch([chunk])
-            except NetworkError as exc:
-                outcome = ChangesetOutcome(index, chunk, "unknown" if exc.maybe_committed else "failed", error=str(exc))
-            else:
-                if isinstance(result, list):
-                    outcome = ChangesetOutcome(index, chunk, "committed", results=result)
-                else:
-                    code, message = result.error()
-                    outcome = ChangesetOutcome(index, chunk, "failed", results=[result],
-                                               error=f"{result.status} {code or ''}: {message}".replace("  ", " "))
-            outcomes.append(outcome)
-            if on_outcome is not None:
-                maybe = on_outcome(outcome)
-                if hasattr(maybe, "__await__"):
-                    await maybe
-            stopped = outcome.state != "committed"
-        return outcomes
 
     # -- metadata ---------------------------------------------------------------------------
     async def entity_metadata(self, logical_name: str) -> EntityMetadata:

@@ -1,6 +1,6 @@
 """Work 365 entities as the app reasons about them.
 
-These are independent of the wire: the gateway maps Dataverse rows (whose column names and
+These are independent of the wire: ``work365.rows`` maps Dataverse rows (whose column names and
 option-set integers come from schema discovery) onto them. Instances are immutable; a change
 is expressed as a plan, never by mutating a model.
 """

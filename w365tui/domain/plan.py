@@ -282,24 +282,30 @@ class Line:
 
     index: int  # the change
     verb: str
-    record: str
+    role: str  # what kind of row, for people ("provider account")
+    record: str  # which row (its label)
     field: str
     before: str
     after: str
+
+    @property
+    def what(self) -> str:
+        return f"{self.role} {self.record}".strip()
 
 
 def lines(plan: Plan) -> list[Line]:
     """Every change of a plan, a line per field, as the review screen shows it."""
     out: list[Line] = []
     for index, change in enumerate(plan.changes):
-        record = f"{ROLE_LABELS.get(change.role, change.role)} {change.label}".strip()
+        role = ROLE_LABELS.get(change.role, change.role)
         before = change.before
         after = change.after
         if not after:
-            out.append(Line(index, change.verb, record, "", "", ""))
+            out.append(Line(index, change.verb, role, change.label, "", "", ""))
         for name, value in after.items():
             shown_before = show_value(before.get(name)) if isinstance(change, Update | SetState) else ""
-            out.append(Line(index, change.verb, record, FIELD_LABELS.get(name, name), shown_before, show_value(value)))
+            out.append(Line(index, change.verb, role, change.label, FIELD_LABELS.get(name, name), shown_before,
+                            show_value(value)))
     return out
 
 
@@ -324,6 +330,8 @@ def invert(change: Change, current: Current | None, *, today: date, new_id: Call
     if isinstance(change, Create):
         if change.role == "licensechangelog":
             quantity = change.values.get("quantity")
+            if current is None:
+                return (), f"{change.label}: the LCL is not there any more"
             if not isinstance(quantity, int) or quantity == 0:
                 return (), None
             values = dict(change.values)

@@ -62,7 +62,7 @@ def quantity_change(subscription: Subscription, quantity: int, *, today: date, u
     }
     return (Update("subscription", subscription.id, subscription.etag, {"quantity": subscription.quantity},
                    {"quantity": quantity}, subscription.name, unit=unit),
-            Create("licensechangelog", new_id(), values, f"{delta:+d} on {subscription.name}", unit=unit))
+            Create("licensechangelog", new_id(), values, f"Update {delta:+d} on {subscription.name}", unit=unit))
 
 
 def settle_create_lcl(lcl: LicenseChangeLog, subscription_name: str, *, unit: int = 0) -> Update | None:

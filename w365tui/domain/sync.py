@@ -18,7 +18,18 @@ from w365tui.domain.models import (
     ProviderAccount,
     Subscription,
 )
-from w365tui.domain.plan import NO_CONTEXT, Change, Create, Plan, PlanContext, Ref, Update
+from w365tui.domain.plan import (
+    ACTIVE,
+    INACTIVE,
+    NO_CONTEXT,
+    Change,
+    Create,
+    Plan,
+    PlanContext,
+    Ref,
+    SetState,
+    Update,
+)
 from w365tui.domain.rules import clip, quantity_change, settle_create_lcl, streamone_problem
 from w365tui.domain.streamone import Customer, IonSubscription, term_words
 
@@ -49,7 +60,7 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
         return Plan("sync-provider-accounts", title, (), context, blocking=(problem,), atomic=False)
     by_id: dict[str, ProviderAccount] = {}
     duplicates: set[str] = set()
-    for account in existing:
+    for account in sorted(existing, key=lambda a: not a.is_active):  # an active one wins over an inactive twin
         if account.provider_id != provider.id or not account.provider_specific_id:
             continue
         key = account.provider_specific_id.strip()
@@ -58,7 +69,8 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
             continue
         by_id[key] = account
     changes: list[Change] = []
-    unchanged = skipped = total = inactive = 0
+    unchanged = skipped = total = 0
+    reactivated: list[str] = []
     seen: set[str] = set()
     provider_ref = Ref("provider", provider.id, provider.name)
     for customer in customers:
@@ -76,7 +88,19 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
             else:
                 skipped += 1
         elif not current.is_active:
-            inactive += 1  # deactivated in Work 365 (an undone sync, say): left as it is
+            if not customer.is_active:
+                skipped += 1
+                continue
+            # deactivated in Work 365 (an undone sync, say) while StreamOne has the customer: back
+            if current.etag is None:
+                raise ValueError(f"{current.name!r} was read without an ETag")
+            unit = len(changes)
+            changes.append(SetState("provideraccount", current.id, current.etag, INACTIVE, ACTIVE, current.name,
+                                    unit=unit))
+            if current.name != name:
+                changes.append(Update("provideraccount", current.id, current.etag, {"name": current.name},
+                                      {"name": name}, current.name, unit=unit))
+            reactivated.append(name)
         elif current.name != name:
             if current.etag is None:
                 raise ValueError(f"{current.name!r} was read without an ETag")
@@ -85,16 +109,21 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
         else:
             unchanged += 1
     creates = sum(isinstance(c, Create) for c in changes)
-    renames = len(changes) - creates
+    renames = sum(isinstance(c, Update) for c in changes) - sum(
+        1 for c in changes if isinstance(c, Update) and any(isinstance(r, SetState) and r.id == c.id for r in changes))
     summary = (f"{_plural(total, 'StreamOne customer')}: {creates} to create, {renames} to rename, "
                f"{unchanged} unchanged, {skipped} inactive skipped")
-    if inactive:
-        summary += f", {inactive} whose provider account is deactivated in Work 365 (left so)"
-    warnings = (f"customer ids held by more than one provider account: {', '.join(sorted(duplicates))}",) \
-        if duplicates else ()
+    warnings: tuple[str, ...] = ()
+    if reactivated:
+        summary += f", {len(reactivated)} to reactivate"
+        warnings += (f"{_plural(len(reactivated), 'provider account')} deactivated in Work 365 "
+                     f"{'is' if len(reactivated) == 1 else 'are'} reactivated, as StreamOne still has the customer: "
+                     + ", ".join(reactivated[:5]) + (" …" if len(reactivated) > 5 else ""),)
+    if duplicates:
+        warnings += (f"customer ids held by more than one provider account: {', '.join(sorted(duplicates))}",)
     return Plan("sync-provider-accounts", title, tuple(changes), context, summary=summary, warnings=warnings,
                 atomic=False, stats={"customers": total, "create": creates, "rename": renames, "unchanged": unchanged,
-                                     "skipped_inactive": skipped, "deactivated": inactive}).checked()
+                                     "skipped_inactive": skipped, "reactivate": len(reactivated)}).checked()
 
 
 def ion_keys(ion: IonSubscription) -> set[str]:
@@ -141,6 +170,7 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
     changes: list[Change] = []
     matched: set[UUID] = set()
     creates = updates = unchanged = skipped = 0
+    retired: list[str] = []  # inactive in Work 365, active in StreamOne
     for pa, item in ion:
         match = next((by_key[k] for k in ion_keys(item) if k in by_key), None)
         if match is not None:
@@ -170,6 +200,7 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
             creates += 1
         elif not match.is_active:
             skipped += 1
+            retired.append(match.name)
         elif match.quantity != item.quantity:
             changes.extend(quantity_change(match, item.quantity, today=today, unit=len(changes),
                                            name_limit=limits.get("licensechangelog.name"), new_id=new_id))
@@ -194,6 +225,10 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
     if only:
         warnings.append(f"{_plural(len(only), 'subscription')} on {provider.name} only in Work 365: "
                         + ", ".join(s.name for s in only[:5]) + (" …" if len(only) > 5 else ""))
+    if retired:
+        warnings.append(f"{_plural(len(retired), 'subscription')} active in StreamOne but inactive in Work 365, "
+                        "left so (reactivating one writes an Activate LCL; do it in Work 365 if it is wanted): "
+                        + ", ".join(retired[:5]) + (" …" if len(retired) > 5 else ""))
     return Plan("sync-subscriptions", title, tuple(changes), context, summary=summary, warnings=tuple(warnings),
                 blocking=tuple(blocking), notes=(CREATE_LCL_NOTE,) if creates else (),
                 stats={"streamone": len(ion), "create": creates, "quantity": updates, "unchanged": unchanged,

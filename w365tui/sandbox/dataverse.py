@@ -3,7 +3,8 @@
 Strict where the real service is strict: unknown columns, wrong-case navigation properties, a
 statuscode outside its statecode, a stale ETag and malformed queries are refused with the
 service's own status codes and ``{"error": {"code", "message"}}`` bodies. Work 365's
-server-side behaviour (a subscription's Create LCL, the Deactivate LCL on deactivation, no
+server-side behaviour (a subscription's Create LCL, the Deactivate LCL on deactivation and the
+Activate LCL on reactivation, no
 edits to an inactive subscription) runs inside the same transaction as the write that causes it.
 """
 
@@ -93,6 +94,7 @@ def _label(options: list[tuple[int, str]], label: str) -> int:
 
 LCL_CREATE = _label(LCL_EVENTS, "Create")
 LCL_DEACTIVATE = _label(LCL_EVENTS, "Deactivate")
+LCL_ACTIVATE = _label(LCL_EVENTS, "Activate")
 PROV_AWAITING = _label(PROVISIONING_STATUSES, "Awaiting Provisioning")
 PROV_NOT_APPLICABLE = _label(PROVISIONING_STATUSES, "Not Applicable")
 PROVIDER_AUTOMATIC = _label(PROVIDER_TYPES, "Automatic")
@@ -849,6 +851,8 @@ class DataverseService:
             return
         if before["statecode"] == 0 and changed.get("statecode") == 1:
             self._write_lcl(before, LCL_DEACTIVATE, -(before.get("work365_quantity") or 0))
+        elif before["statecode"] == 1 and changed.get("statecode") == 0:  # reactivated: the licences are back
+            self._write_lcl({**before, **changed}, LCL_ACTIVATE, before.get("work365_quantity") or 0)
 
     def _write_lcl(self, subscription: dict[str, Any], event: int, quantity: int) -> None:
         """The LCL Work 365 writes itself: Not Applicable unless it must reach the provider.
@@ -865,7 +869,7 @@ class DataverseService:
         awaiting = provider_type == PROVIDER_AUTOMATIC and not subscription.get("work365_providersubscriptionid")
         today = datetime.now(UTC).date().isoformat()
         name = subscription.get("work365_subscriptionname") or "Subscription"
-        label = "Create" if event == LCL_CREATE else "Deactivate"
+        label = {LCL_CREATE: "Create", LCL_ACTIVATE: "Activate"}.get(event, "Deactivate")
         values = {
             "work365_licensechangelogid": str(uuid.uuid4()),
             "work365_name": f"{label}: {name}"[:200],

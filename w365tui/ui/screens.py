@@ -128,6 +128,7 @@ class ReviewScreen(ModalScreen[bool]):
         super().__init__()
         self.plan = plan
         self.read_only = read_only
+        self._roles: dict[int, str] = {}
 
     @property
     def can_apply(self) -> bool:
@@ -138,7 +139,8 @@ class ReviewScreen(ModalScreen[bool]):
         for number, line in enumerate(lines(self.plan)):
             change = f"{line.before} → {line.after}" if line.before else line.after
             out.append(Row(number, (line.verb, line.record, line.field, change),
-                           (VERB_STYLES.get(line.verb), None, None, None)))
+                           (VERB_STYLES.get(line.verb), None, None, None), search=line.role))
+        self._roles = {n: line.role for n, line in enumerate(lines(self.plan))}
         return out
 
     def compose(self) -> ComposeResult:
@@ -149,7 +151,8 @@ class ReviewScreen(ModalScreen[bool]):
                 yield Static(wrapped(plan.summary))
             if plan.changes:
                 table = RecordTable([Column("verb", "Change", 9), Column("record", "Record", 16, flex=3),
-                                     Column("field", "Field", 12), Column("change", "Before → after", 16, flex=3)],
+                                     Column("field", "Field", 10, flex=1),
+                                     Column("change", "Before → after", 16, flex=3)],
                                     id="review-lines")
                 table.set_rows(self.rows())
                 yield FilteredList(table)
@@ -185,7 +188,7 @@ class ReviewScreen(ModalScreen[bool]):
         if event.row is None:
             return
         verb, record, field, change = event.row.cells
-        text = Text(f"{verb} ", style=VERB_STYLES.get(verb, ""))
+        text = Text(f"{verb} {self._roles.get(event.row.key, '')} ", style=VERB_STYLES.get(verb, ""))
         text.append(visible(record), style="bold")
         if field:
             text.append(f" · {field}: {visible(change)}")
@@ -340,12 +343,14 @@ class ChoiceScreen(ModalScreen[Any]):
     DEFAULT_CSS = MODAL_CSS.format(name="ChoiceScreen")
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
 
-    def __init__(self, title: str, columns: Sequence[Column], rows: Sequence[Row], note: str = ""):
+    def __init__(self, title: str, columns: Sequence[Column], rows: Sequence[Row], note: str = "",
+                 current: Any = None):
         super().__init__()
         self.title_text = title
         self.columns = columns
         self.rows = rows
         self.note = note
+        self.current = current  # the row the cursor starts on
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -358,7 +363,11 @@ class ChoiceScreen(ModalScreen[Any]):
             yield Static(Text("enter choose · / filter · esc cancel"), classes="keys")
 
     def on_mount(self) -> None:
-        self.query_one(RecordTable).focus()
+        table = self.query_one(RecordTable)
+        table.focus()
+        keys = [row.key for row in table.visible_rows()]
+        if self.current in keys:
+            table.cursor = keys.index(self.current)
 
     @on(RecordTable.Selected)
     def _chosen(self, event: RecordTable.Selected) -> None:

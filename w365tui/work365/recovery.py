@@ -146,6 +146,9 @@ def inverse(inspection: Inspection, *, kind: str, today: date) -> Plan:
     applied = {i for index in touched for i in record.changesets[index]}
     changes: list[Change] = []
     warnings: list[str] = []
+    # A unit is undone whole or not at all: a quantity is never set back without its LCL reversed.
+    units: dict[int, list[Change]] = {}
+    skipped: set[int] = set()
     for check in reversed(inspection.checks):
         if check.index not in applied:
             continue
@@ -153,6 +156,14 @@ def inverse(inspection: Inspection, *, kind: str, today: date) -> Plan:
         undo, problem = invert(change, check.current, today=today, unit=change.unit)
         if problem:
             warnings.append(problem)
+            skipped.add(change.unit)
+        units.setdefault(change.unit, []).extend(undo)
+    for unit, undo in units.items():
+        if unit in skipped:
+            if undo:
+                warnings.append(f"{len(undo)} more change{'s' if len(undo) > 1 else ''} of the same unit left "
+                                "undone with it, so that the rows stay consistent")
+            continue
         changes.extend(undo)
     changes = list(renumbered(changes))
     verb = "Undo" if kind == "undo" else "Roll back"

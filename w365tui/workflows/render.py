@@ -20,7 +20,7 @@ def _change_lines(plan: Plan) -> list[str]:
         if line.index != current:
             if head:
                 out.append(head + (" · " + "; ".join(fields) if fields else ""))
-            current, fields, head = line.index, [], f"  {line.verb:<9} {line.record}"
+            current, fields, head = line.index, [], f"  {line.verb:<9} {line.what}"
         if line.field:
             fields.append(f"{line.field} {line.before} → {line.after}" if line.before else f"{line.field} {line.after}")
     if head:
@@ -49,7 +49,7 @@ def applied_json(applied: Applied | None) -> dict[str, Any] | None:
 
 def plan_json(plan: Plan) -> dict[str, Any]:
     data = plan_to_json(plan)
-    data["lines"] = [{"change": ln.index, "verb": ln.verb, "record": ln.record, "field": ln.field,
+    data["lines"] = [{"change": ln.index, "verb": ln.verb, "role": ln.role, "record": ln.record, "field": ln.field,
                       "before": ln.before, "after": ln.after} for ln in lines(plan)]
     return data
 

@@ -558,7 +558,7 @@ class ProviderAccountsPane(Pane):
             [Row(p.id, ((p.type.value if p.type else "?").replace("_", " "), p.name, p.internal_name or ""))
              for p in providers],
             note=f"Syncs from StreamOne run only on an automatic provider whose connector is one of: "
-                 f"{', '.join(connectors)}."))
+                 f"{', '.join(connectors)}.", current=self.provider.id if self.provider else None))
         if choice is not None:
             self.load(next(p for p in providers if p.id == choice))
 
