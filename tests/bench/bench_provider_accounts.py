@@ -5,7 +5,7 @@ Prints medians of several runs; asserts nothing. Run with:
     python tests/bench/bench_provider_accounts.py [--scale 100000] [--runs 3]
 
 It builds a sandbox of ``--scale`` customers, reads the TechData provider's accounts through
-the gateway over loopback HTTP once, then measures, for the app's virtualised RecordTable and
+Work 365 reads over loopback HTTP once, then measures, for the app's virtualised RecordTable and
 for the stock DataTable holding the same rows: the time from handing over the rows to the
 first paint, and the time per filter keystroke while typing a search.
 """
@@ -25,11 +25,12 @@ from w365tui.journal import Journal
 from w365tui.sandbox import seed as seeding
 from w365tui.sandbox.host import Sandbox
 from w365tui.sandbox.store import Store
-from w365tui.settings import Profile
+from w365tui.settings import STREAMONE_CONNECTORS, Profile
 from w365tui.ui.app import W365App
 from w365tui.ui.panes.provider_accounts import COLUMNS, ProviderAccountsPane
 from w365tui.ui.widgets.record_table import RecordTable, Row
-from w365tui.work365.gateway import Work365
+from w365tui.work365.reads import Reads
+from w365tui.work365.schema import load_schema
 
 QUERY = "acme 12"  # typed one key at a time
 
@@ -43,11 +44,12 @@ class Harness(App[None]):
         yield self.widget
 
 
-async def fetch_rows(sandbox: Sandbox, journal: Journal) -> list[tuple[str, ...]]:
+async def fetch_rows(sandbox: Sandbox) -> list[tuple[str, ...]]:
     async with DataverseClient(sandbox.dataverse_url) as dv:
-        gateway = await Work365.connect(dv, journal=journal)
-        provider = await gateway.techdata_provider()
-        pairs = await gateway.provider_account_rows(provider.id)
+        schema, _, _ = await load_schema(dv)
+        reads = Reads(dv, schema)
+        provider = await reads.streamone_provider(STREAMONE_CONNECTORS)
+        pairs = [pair async for page in reads.provider_account_pages(provider.id) for pair in page]
     return [("●" if pa.is_mapped else "○", pa.name, pa.provider_specific_id or "", "", name or "(unmapped)")
             for pa, name in pairs]
 
@@ -131,7 +133,7 @@ async def main() -> None:
     journal = Journal(Path(tempfile.mkdtemp()) / "journal.jsonl")
     with Sandbox(store) as sandbox:
         started = time.perf_counter()
-        cells = await fetch_rows(sandbox, journal)
+        cells = await fetch_rows(sandbox)
         print(f"{len(cells):,} provider accounts read over loopback HTTP in {time.perf_counter() - started:.1f} s")
         results = {}
         for name, run in (("RecordTable (w365tui)", record_table_run), ("DataTable (Textual)", data_table_run)):
