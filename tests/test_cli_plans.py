@@ -248,3 +248,28 @@ def test_a_plan_settled_by_hand_is_dismissed_with_a_note(served: Served) -> None
     assert "dismissed: checked in Work 365" in shown.stdout
     again = served.run("plan", "dismiss", short, "--note", "x", "--apply")
     assert again.returncode == 1 and "not left in doubt" in again.stdout
+
+
+def test_a_subscription_sync_whose_follow_up_is_lost_exits_2(sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """In-process, so that the sandbox can write Create LCLs Awaiting Provisioning as a real org might."""
+    from w365tui import cli
+    from w365tui.sandbox import dataverse
+    from w365tui.sandbox.schema import option_value
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'default_profile = "here"\n[profiles.here]\nkind = "sandbox"\nsandbox_url = "{sandbox.url}"\n')
+    monkeypatch.setenv("W365TUI_CONFIG", str(config))
+    conn = sandbox.store.conn
+    customer = conn.execute("SELECT id FROM ion_customer WHERE organization = 'Woodgrove Bank'").fetchone()[0]
+    conn.execute("INSERT INTO ion_subscription (id, customer_id, subscription_id, name, total_licenses, status, "
+                 "sku_display_name, billing_cycle, billing_term, start_date) VALUES (9999007, ?, 'guid-cli', 'Teams', "
+                 "'2', 'active', 'Teams Essentials', 'monthly', 'P1M', '2025-02-01T00:00:00Z')", (customer,))
+    woodgrove = conn.execute("SELECT accountid FROM account WHERE name = 'Woodgrove Bank'").fetchone()[0]
+    monkeypatch.setattr(dataverse, "PROV_NOT_APPLICABLE",
+                        option_value("work365_licensechangelog", "work365_provisioningstatus", "Awaiting Provisioning"))
+    sandbox.faults.add("drop_before", path=r"\$batch$", times=1, skip=1)  # the follow-up's batch is lost
+    code = cli.main(["sync", "subscriptions", "--account", woodgrove, "--apply", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 2 and doc["exit"] == 2
+    assert doc["applied"]["status"] == "applied" and doc["applied"]["followup"]["status"] == "in doubt"

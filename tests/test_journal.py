@@ -112,14 +112,25 @@ def test_lines_of_an_older_version_are_read_and_still_block_their_rows(tmp_path:
         record.plan()
 
 
-def test_a_torn_last_line_is_skipped_but_a_broken_middle_line_is_reported(tmp_path: Path) -> None:
+def test_a_line_torn_by_a_crash_is_skipped_and_the_journal_goes_on(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     journal = Journal(path)
     plan_id = begin(journal)
     with path.open("a") as handle:
         handle.write('{"event": "changeset-sent", "plan_id": "')  # the crash came mid-write
     assert [p.plan_id for p in journal.plans().values()] == [plan_id]
+    journal.changeset_sent(plan_id, 0, 1)  # the next write starts a line of its own
+    journal.changeset_outcome(plan_id, 0, "committed")
+    record = journal.plans()[plan_id]
+    assert record.changeset_state(0) == "committed" and record.changeset_state(1) == "not_sent"
+
+
+def test_a_line_that_is_not_a_record_is_reported_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    begin(journal)
     with path.open("a") as handle:
-        handle.write("\n" + json.dumps({"event": "plan-end", "plan_id": plan_id, "outcome": "failed"}) + "\n")
-    with pytest.raises(JournalError, match=r"journal.jsonl:2"):
+        handle.write("edited by hand\n")
+    begin(journal)
+    with pytest.raises(JournalError, match=r"journal.jsonl:2: the journal line is not JSON"):
         journal.plans()

@@ -30,21 +30,25 @@ def layer_of(path: Path) -> str:
     return relative.parts[0] if len(relative.parts) > 1 else relative.parts[0]
 
 
-def imported(source: str) -> list[str]:
+def imported(source: str, path: Path) -> list[str]:
+    """Every module ``source`` imports, relative imports resolved against ``path``."""
+    package = [PACKAGE.name, *path.relative_to(PACKAGE).parent.parts]
     names = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-            names += [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
+            module = ".".join(part for part in (base, node.module or "") if part)
+            names.append(module)
+            names += [f"{module}.{alias.name}" for alias in node.names]
     return names
 
 
 def violations(path: Path, source: str) -> list[str]:
     layer = layer_of(path)
     found = []
-    for name in imported(source):
+    for name in imported(source, path):
         if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN.get(layer, ())):
             found.append(f"{path.relative_to(PACKAGE.parent)} ({layer}) imports {name}")
         if layer != "ui" and name.split(".")[0] in THIRD_PARTY_FORBIDDEN:
@@ -63,6 +67,8 @@ def test_imports_follow_the_layers() -> None:
     ("clients/odata.py", "from w365tui.work365 import schema"),
     ("work365/reads.py", "from textual.widgets import Static"),
     ("workflows/sync.py", "from w365tui.ui.app import W365App"),
+    ("domain/plan.py", "from ..ui import app"),
+    ("work365/reads.py", "from ..workflows.sync import provider"),
 ])
 def test_the_check_sees_a_wrong_import(where: str, source: str) -> None:
     assert violations(PACKAGE / where, source)

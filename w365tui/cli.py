@@ -238,7 +238,7 @@ def _workflow(args: argparse.Namespace) -> int:
     out = _Output(getattr(args, "format", "text"))
     try:
         if args.command == "plan" and args.plan_command in ("list", "show", "dismiss"):
-            return out.flush(_journal_only(args, name, Journal(), out))
+            return out.flush(_journal_only(args, name, profile, Journal(), out))
         return out.flush(asyncio.run(_with_session(name, profile, lambda session: _run(args, session, out))))
     except PlanRefused as refusal:
         out.data["refused"] = str(refusal)
@@ -246,11 +246,17 @@ def _workflow(args: argparse.Namespace) -> int:
         return out.flush(REFUSED)
     except (WorkflowError, SessionError, SchemaError, ReadError, RowError, JournalError, W365Error,
             TokenFileError) as error:
-        out.data["error"] = str(error)
-        if out.form == "json":
-            out.flush(ERROR)
-        print(f"w365tui: {error}", file=sys.stderr)
-        return ERROR
+        return _error(out, str(error))
+    except Exception as error:  # a bug, or something not foreseen: an error (2), never "refused" (1)
+        return _error(out, f"unexpected {type(error).__name__}: {error}")
+
+
+def _error(out: _Output, message: str) -> int:
+    out.data["error"] = message
+    if out.form == "json":
+        out.flush(ERROR)
+    print(f"w365tui: {message}", file=sys.stderr)
+    return ERROR
 
 
 async def _with_session(name: str, profile: Any, body: Callable[[Any], Awaitable[int]]) -> int:
@@ -263,7 +269,7 @@ async def _with_session(name: str, profile: Any, body: Callable[[Any], Awaitable
         await session.close()
 
 
-def _journal_only(args: argparse.Namespace, name: str, journal: Any, out: _Output) -> int:
+def _journal_only(args: argparse.Namespace, name: str, profile: Any, journal: Any, out: _Output) -> int:
     from w365tui.workflows import plans, render
 
     if args.plan_command == "list":
@@ -278,6 +284,9 @@ def _journal_only(args: argparse.Namespace, name: str, journal: Any, out: _Outpu
         return DONE
     record = plans.find_plan(journal, args.plan_id)
     out.data["plan"] = render.record_json(record)
+    if record.profile != name:
+        raise plans.WorkflowError(f"{record.describe()} belongs to the profile {record.profile!r}; use --profile "
+                                  f"{record.profile}")
     if not record.unresolved:
         out.text(f"refused: {record.describe()} is not left in doubt")
         out.data["refused"] = "not in doubt"
@@ -286,7 +295,7 @@ def _journal_only(args: argparse.Namespace, name: str, journal: Any, out: _Outpu
         out.text(f"{record.describe()} would be marked settled by hand: {args.note}")
         out.text("dry run: nothing was written; add --apply to write it")
         return DONE
-    plans.dismiss(journal, record.plan_id, args.note)
+    plans.dismiss(journal, record.plan_id, args.note, profile=name, read_only=profile.read_only)
     out.text(f"{record.describe()} marked settled by hand")
     return DONE
 
@@ -299,17 +308,8 @@ async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
         return await _show_and_apply(args, session, plan, out)
     if args.command == "sync":
         prepared = await sync.prepare_subscription_sync(session, args.account, args.contract, which=args.provider)
-
-        async def apply_sync(_: Any) -> Any:
-            done = await sync.apply_subscription_sync(session, prepared)
-            if done.followup is not None:
-                from w365tui.workflows import render
-
-                out.data["followup"] = render.applied_json(done.followup)
-                out.text(f"follow-up: {done.followup.plan.summary}: {done.followup.message()}")
-            return done.applied
-
-        return await _show_and_apply(args, session, prepared.plan, out, apply_sync)
+        return await _show_and_apply(args, session, prepared.plan, out,
+                                     lambda _: sync.apply_subscription_sync(session, prepared))
     if args.command == "map":
         plan = await mapping.prepare_map(session, args.provider_account, args.account, replace=args.replace)
         return await _show_and_apply(args, session, plan, out)
@@ -349,11 +349,15 @@ async def _show_and_apply(args: argparse.Namespace, session: Any, plan: Any, out
         out.text("done: nothing of it had been applied; it is marked rolled back")
         return DONE
     out.data["applied"] = render.applied_json(applied)
-    if applied.ok:
-        out.text(f"applied: {applied.message()}")
-        return DONE
-    out.text(applied.message())
-    return REFUSED if applied.conflict else ERROR
+    if not applied.ok:
+        out.text(applied.message())
+        return REFUSED if applied.conflict else ERROR
+    out.text(f"applied: {applied.message()}")
+    if applied.followup is not None:
+        out.text(f"follow-up: {applied.followup.plan.summary}: {applied.followup.message()}")
+    if applied.followup_error:
+        out.text(f"follow-up: {applied.followup_error}")
+    return DONE if applied.all_done else ERROR
 
 
 def _tui(args: argparse.Namespace) -> int:

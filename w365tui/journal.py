@@ -158,8 +158,11 @@ class Journal:
     def _append(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.lseek(fd, size - 1, os.SEEK_SET) >= 0 and os.read(fd, 1) != b"\n":
+                line = "\n" + line  # a crash tore the last line: end it, so this record stands alone
             os.write(fd, line.encode("utf-8"))
             os.fsync(fd)
         finally:
@@ -202,18 +205,19 @@ class Journal:
 
     # -- reading --------------------------------------------------------------------------------
     def records(self) -> Iterator[dict[str, Any]]:
-        """Every line; a torn last line (a crash mid-write) is skipped, any other bad line raises."""
+        """Every line. A line torn by a crash mid-write (the start of a record, cut off) is
+        skipped; any other line that is not a JSON object raises, naming the file and line."""
         if not self.path.exists():
             return
-        lines = self.path.read_text(encoding="utf-8").splitlines()
+        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                if number == len(lines):
-                    return
+                if line.startswith('{"event":') and not line.rstrip().endswith("}"):
+                    continue  # torn
                 raise JournalError(f"{self.path}:{number}: the journal line is not JSON: {exc}") from None
             if not isinstance(record, dict):
                 raise JournalError(f"{self.path}:{number}: the journal line is not a JSON object")

@@ -133,8 +133,8 @@ async def sync_until_done(session: Session, counts: Counter[str]) -> None:
                 continue
             work = True
             done = await sync.apply_subscription_sync(session, prepared)
-            counts[f"subscriptions {done.applied.status}"] += 1
-            if not done.applied.ok:
+            counts[f"subscriptions {done.status}"] += 1
+            if not done.ok:
                 await settle(session, counts)
         if not work and not session.journal.unresolved(session.profile_name):
             return

@@ -69,7 +69,7 @@ def test_what_refuses_a_plan_whatever_its_content() -> None:
     problems = plan.checked().blocking
     assert any("without an ETag" in p for p in problems)
     assert any("needs its before value" in p for p in problems)
-    assert any("same id" in p for p in problems)
+    assert any("writes one row twice" in p for p in problems)
 
 
 def test_a_plan_survives_the_journal_unchanged() -> None:

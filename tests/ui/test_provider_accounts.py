@@ -414,3 +414,17 @@ async def test_an_unreachable_sandbox_says_so_and_r_connects_once_it_is_up(tmp_p
             app.session = None
             sandbox.stop()
             sandbox.store.close()
+
+
+async def test_escape_while_a_plan_is_applied_lets_it_run_to_its_end(running: Running) -> None:
+    running.sandbox.faults.add("latency", path=r"\$batch$", delay=1.0, times=1)
+    await running.press("a")
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
+    await running.press("y")
+    await running.until(lambda: running.pane.applying)
+    await running.press("escape")
+    await running.until(lambda: any("runs to its end" in n.message for n in running.app._notifications))
+    await running.until(lambda: "Litware Inc" in {r.account.name for r in running.pane.rows.values()})
+    assert not any(n.message == "Cancelled." for n in running.app._notifications)
+    (plan,) = running.journal.plans().values()
+    assert plan.status == "applied"

@@ -123,3 +123,54 @@ async def test_an_applied_plan_is_undone_and_its_undo_can_be_undone(session: Ses
     redo = await plans.prepare_undo(session, undone.plan_id)
     assert (await plans.apply_inverse(session, redo)).ok
     assert state(sandbox) == APPLIED
+
+
+async def three_renames(session: Session) -> tuple[Plan, list]:
+    provider = await session.reads.streamone_provider(session.profile.streamone_connectors)
+    accounts = {a.name: a for a in await session.reads.provider_accounts(provider.id)}
+    rows = [accounts[n] for n in ("Contoso Ltd", "Lamna Healthcare GmbH", "Tailspin Toys Inc.")]
+    session.executor.changeset_size = 1
+    return Plan("t", "three renames", tuple(
+        Update("provideraccount", pa.id, pa.etag or "", {"name": pa.name}, {"name": pa.name + " X"}, pa.name, unit=n)
+        for n, pa in enumerate(rows)), atomic=False), rows
+
+
+async def test_a_changeset_never_sent_whose_rows_moved_is_neither_finished_nor_rolled_back(
+        session: Session, sandbox: Sandbox) -> None:
+    from w365tui.sandbox.schema import BY_LOGICAL
+
+    table = BY_LOGICAL["work365_provideraccount"]
+    plan, rows = await three_renames(session)
+    sandbox.store.update(table, str(rows[1].id), {"work365_syncstatus": None})  # stale ETag: changeset 2 is refused
+    applied = await session.executor.apply(plan)
+    assert [c.state for c in applied.changesets] == ["committed", "failed", "not_sent"]
+    assert applied.status == "partial" and "stopped half way" in applied.message()
+    # someone else now gives the third row the very name the plan would have written
+    sandbox.store.update(table, str(rows[2].id), {"work365_provideraccount_name": "Tailspin Toys Inc. X"})
+    resume = await plans.prepare_resume(session, applied.plan_id)
+    assert resume.inspection.changesets == {0: "applied", 1: "not_applied", 2: "moved"}
+    assert resume.preview.blocking  # finishing would write over someone else's change
+    rollback = await plans.prepare_rollback(session, applied.plan_id)
+    assert [c.id for c in rollback.changes] == [rows[0].id]  # only what this plan wrote
+    assert (await plans.apply_inverse(session, rollback)).ok
+    names = dict(sandbox.store.conn.execute(
+        "SELECT work365_provideraccountid, work365_provideraccount_name FROM work365_provideraccount").fetchall())
+    assert [names[str(r.id)] for r in rows] == ["Contoso Ltd", "Lamna Healthcare GmbH", "Tailspin Toys Inc. X"]
+
+
+async def test_a_resume_that_fails_after_skipping_what_was_applied_is_partial(session: Session,
+                                                                              sandbox: Sandbox) -> None:
+    from w365tui.sandbox.schema import BY_LOGICAL
+
+    plan, rows = await three_renames(session)
+    sandbox.store.update(BY_LOGICAL["work365_provideraccount"], str(rows[1].id), {"work365_syncstatus": None})
+    applied = await session.executor.apply(plan)
+    assert applied.status == "partial"
+    resume = await plans.prepare_resume(session, applied.plan_id)
+    assert not resume.preview.blocking  # the second row's name is as the plan found it: its ETag is read again
+    sandbox.faults.add("status", path=r"\$batch$", status=400, times=1)
+    again = await plans.apply_resume(session, resume)
+    assert [c.state for c in again.changesets] == ["skipped", "failed", "not_sent"]
+    assert again.status == "partial" and session.journal.plans()[applied.plan_id].status == "partial"
+    finished = await plans.apply_resume(session, await plans.prepare_resume(session, applied.plan_id))
+    assert finished.ok and session.journal.plans()[applied.plan_id].status == "applied"

@@ -73,9 +73,9 @@ async def test_subscription_sync_writes_quantities_with_their_lcls_and_settles_c
     # a service that writes the Create LCL Awaiting Provisioning, as a real org might:
     monkeypatch.setattr(dataverse, "PROV_NOT_APPLICABLE",
                         option_value("work365_licensechangelog", "work365_provisioningstatus", "Awaiting Provisioning"))
-    done = await sync.apply_subscription_sync(session, prepared, today=date(2025, 3, 1))
+    done = await sync.apply_subscription_sync(session, prepared)
     monkeypatch.undo()
-    assert done.applied.ok and done.followup is not None and done.followup.ok
+    assert done.ok and done.followup is not None and done.followup.ok
     assert len(done.followup.plan.changes) == 1  # only the new subscription's Create LCL
     pairs = {s.provider_subscription_id: (s, lcls) for s, lcls in
              await session.reads.subscriptions(account_id=prepared.account.id)}
@@ -104,8 +104,8 @@ async def test_undoing_a_subscription_sync_restores_quantities_and_deactivates_w
     before = {s.id: (s.quantity, lcl_total(lcls)) for s, lcls in await session.reads.subscriptions(account_id=woodgrove)}
     prepared = await sync.prepare_subscription_sync(session, woodgrove)
     done = await sync.apply_subscription_sync(session, prepared)
-    assert done.applied.ok
-    undo = await plans.prepare_undo(session, done.applied.plan_id)
+    assert done.ok
+    undo = await plans.prepare_undo(session, done.plan_id)
     assert {c.verb for c in undo.changes} == {"set state", "update", "create"}  # deactivate, quantity back, reversal
     assert (await plans.apply_inverse(session, undo)).ok
     after = {s.id: s for s, _ in await session.reads.subscriptions(account_id=woodgrove)}
@@ -133,3 +133,84 @@ async def test_mapping_never_replaces_without_being_asked(session: Session, sand
     second = await mapping.prepare_map(session, next(a for a in await session.reads.provider_accounts(
         provider.id, unmapped_only=True) if a.name == "Contoso Ltd").id, coho.account_id)
     assert any("already has 2 provider accounts of this provider" in w for w in second.warnings)
+
+
+async def test_a_provider_account_deactivated_in_work365_is_reactivated_and_renamed_in_one_write(
+        session: Session, sandbox: Sandbox) -> None:
+    conn = sandbox.store.conn
+    pa_id = conn.execute("SELECT work365_provideraccountid FROM work365_provideraccount WHERE "
+                         "work365_provideraccount_name = 'Northwind Traders'").fetchone()[0]
+    sandbox.store.update(BY_LOGICAL["work365_provideraccount"], pa_id, {"statecode": 1, "statuscode": 2})
+    conn.execute("UPDATE ion_customer SET organization = 'Northwind Group' WHERE organization = 'Northwind Traders'")
+    plan = await sync.prepare_provider_account_sync(session)
+    (back,) = [c for c in plan.changes if str(c.id) == pa_id]
+    assert back.verb == "set state" and back.values_after == {"name": "Northwind Group"}
+    assert any("reactivated" in w and "Northwind Group" in w for w in plan.warnings)
+    applied = await base.apply(session, plan)
+    assert applied.ok
+    assert tuple(conn.execute("SELECT work365_provideraccount_name, statecode FROM work365_provideraccount WHERE "
+                              "work365_provideraccountid = ?", (pa_id,)).fetchone()) == ("Northwind Group", 0)
+    assert (await sync.prepare_provider_account_sync(session)).is_empty
+    undo = await plans.prepare_undo(session, applied.plan_id)
+    assert (await plans.apply_inverse(session, undo)).ok
+    assert tuple(conn.execute("SELECT work365_provideraccount_name, statecode FROM work365_provideraccount WHERE "
+                              "work365_provideraccountid = ?", (pa_id,)).fetchone()) == ("Northwind Traders", 1)
+
+
+def awaiting_create_lcls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service that writes a new subscription's Create LCL Awaiting Provisioning, as a real org might."""
+    from w365tui.sandbox import dataverse
+    from w365tui.sandbox.schema import option_value
+
+    monkeypatch.setattr(dataverse, "PROV_NOT_APPLICABLE",
+                        option_value("work365_licensechangelog", "work365_provisioningstatus", "Awaiting Provisioning"))
+
+
+def new_ion_subscription(sandbox: Sandbox, organization: str, guid: str) -> None:
+    conn = sandbox.store.conn
+    customer = conn.execute("SELECT id FROM ion_customer WHERE organization = ?", (organization,)).fetchone()[0]
+    conn.execute("INSERT INTO ion_subscription (id, customer_id, subscription_id, name, total_licenses, status, "
+                 "sku_display_name, billing_cycle, billing_term, start_date) VALUES (?, ?, ?, 'Teams', '2', 'active', "
+                 "'Teams Essentials', 'monthly', 'P1M', '2025-02-01T00:00:00Z')", (abs(hash(guid)) % 10**8, customer,
+                                                                                     guid))
+
+
+async def test_finishing_a_subscription_sync_left_in_doubt_settles_its_create_lcls(
+        session: Session, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    new_ion_subscription(sandbox, "Woodgrove Bank", "guid-resumed")
+    awaiting_create_lcls(monkeypatch)
+    prepared = await sync.prepare_subscription_sync(session, account_id(sandbox, "Woodgrove Bank"))
+    sandbox.faults.add("drop_after", path=r"\$batch$", times=1)
+    lost = await sync.apply_subscription_sync(session, prepared)
+    assert lost.status == "in doubt" and lost.followup is None  # nothing is known yet: nothing is settled
+    resumed = await plans.apply_resume(session, await plans.prepare_resume(session, lost.plan_id))
+    assert resumed.ok and resumed.followup is not None and resumed.followup.ok and resumed.all_done
+    statuses = [lcl.provisioning_status for s, lcls in await session.reads.subscriptions(
+        account_id=prepared.account.id) if s.provider_subscription_id == "guid-resumed" for lcl in lcls]
+    assert statuses == [ProvisioningStatus.NOT_APPLICABLE]
+
+
+async def test_a_follow_up_that_fails_is_reported_and_the_sync_is_not_called_done(
+        session: Session, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    new_ion_subscription(sandbox, "Woodgrove Bank", "guid-followup")
+    awaiting_create_lcls(monkeypatch)
+    prepared = await sync.prepare_subscription_sync(session, account_id(sandbox, "Woodgrove Bank"))
+    sandbox.faults.add("drop_before", path=r"\$batch$", times=1, skip=1)  # the follow-up's batch is lost
+    done = await sync.apply_subscription_sync(session, prepared)
+    assert done.ok and done.followup is not None and done.followup.status == "in doubt"
+    assert not done.all_done
+    # the follow-up left in doubt guards its row: the next sync says so instead of writing it twice
+    again = await sync.prepare_subscription_sync(session, account_id(sandbox, "Woodgrove Bank"))
+    assert again.plan.refused and f"plan {done.followup.plan_id[:8]}" in again.plan.blocking[0]
+
+
+async def test_a_follow_up_that_cannot_be_read_back_is_reported(session: Session, sandbox: Sandbox,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    awaiting_create_lcls(monkeypatch)
+    new_ion_subscription(sandbox, "Woodgrove Bank", "guid-unread")
+    prepared = await sync.prepare_subscription_sync(session, account_id(sandbox, "Woodgrove Bank"))
+    sandbox.faults.clear()
+    sandbox.faults.add("status", path="work365_subscriptions", status=400, times=1)  # the read-back fails
+    unread = await sync.apply_subscription_sync(session, prepared)
+    assert unread.ok and unread.followup is None and "could not be checked" in (unread.followup_error or "")
+    assert not unread.all_done

@@ -100,7 +100,8 @@ class Update:
 
 @dataclass(frozen=True)
 class SetState:
-    """A row's state and status reason, if it still has ``etag``."""
+    """A row's state and status reason, if it still has ``etag``; with any columns that change
+    in the same write (one row takes one write per plan: its ETag changes with the first)."""
 
     role: str
     id: UUID
@@ -109,17 +110,19 @@ class SetState:
     after_state: State
     label: str
     unit: int = 0
+    values_before: Mapping[str, Value] = field(default_factory=dict)
+    values_after: Mapping[str, Value] = field(default_factory=dict)
 
     verb = "set state"
     key = None
 
     @property
     def before(self) -> Mapping[str, Value]:
-        return {"state": str(self.before_state)}
+        return {"state": str(self.before_state), **self.values_before}
 
     @property
     def after(self) -> Mapping[str, Value]:
-        return {"state": str(self.after_state)}
+        return {"state": str(self.after_state), **self.values_after}
 
 
 Change = Create | Update | SetState
@@ -184,16 +187,17 @@ class PlanError(ValueError):
 def problems(plan: Plan) -> list[str]:
     """What is wrong with a plan's shape, whatever its content."""
     found: list[str] = []
-    ids = [c.id for c in plan.changes if isinstance(c, Create)]
-    if len(ids) != len(set(ids)):
-        found.append("the plan creates two rows with the same id")
     if plan.atomic and len(plan.changes) > MAX_CHANGESET:
         found.append(f"an atomic plan holds at most {MAX_CHANGESET} changes, not {len(plan.changes)}; "
                      "it is refused rather than split")
+    rows = [c.id for c in plan.changes]
+    if len(rows) != len(set(rows)):
+        found.append("the plan writes one row twice; its ETag changes with the first write, so the second "
+                     "would be refused")
     for change in plan.changes:
         if isinstance(change, Update | SetState) and not change.etag:
             found.append(f"{change.label} was read without an ETag; read it again")
-        if isinstance(change, Update) and set(change.after) - set(change.before):
+        if isinstance(change, Update | SetState) and set(change.after) - set(change.before):
             found.append(f"{change.label}: every updated column needs its before value")
     units: dict[int, int] = {}
     for change in plan.changes:
@@ -356,12 +360,19 @@ def invert(change: Change, current: Current | None, *, today: date, new_id: Call
             return (), (f"{change.label}: not set back to Awaiting Provisioning, which would order the change "
                         "at the provider again")
         return (Update(change.role, change.id, current.etag or "", now, restore, change.label, unit=unit),), None
-    if current.state != change.after_state and not (
-            current.state is not None and current.state.state == change.after_state.state
-            and change.after_state.status is None):
+    if not same_state(current.state, change.after_state):
         return (), f"{change.label} is {current.state} now, not {change.after_state}; left as it is"
+    now = {name: current.values.get(name) for name in change.values_after}
+    if now != dict(change.values_after):
+        return (), f"{change.label} was changed since (now {_describe(now)}); left as it is"
     return (SetState(change.role, change.id, current.etag or "", current.state or change.after_state,
-                     change.before_state, change.label, unit=unit),), None
+                     change.before_state, change.label, unit=unit, values_before=now,
+                     values_after=dict(change.values_before)),), None
+
+
+def same_state(state: State | None, wanted: State) -> bool:
+    """``state`` is ``wanted`` (any status reason when ``wanted`` names none)."""
+    return state is not None and state.state == wanted.state and wanted.status in (None, state.status)
 
 
 def _reversing_name(name: Value) -> str:
@@ -414,7 +425,8 @@ def change_to_json(change: Change) -> dict[str, Any]:
     if isinstance(change, Update):
         return {**base, "etag": change.etag, "before": _values_json(change.before), "after": _values_json(change.after)}
     return {**base, "etag": change.etag, "before": [change.before_state.state, change.before_state.status],
-            "after": [change.after_state.state, change.after_state.status]}
+            "after": [change.after_state.state, change.after_state.status],
+            "values_before": _values_json(change.values_before), "values_after": _values_json(change.values_after)}
 
 
 def change_from_json(data: Mapping[str, Any]) -> Change:
@@ -426,7 +438,8 @@ def change_from_json(data: Mapping[str, Any]) -> Change:
         return Update(etag=data["etag"], before=_values_from(data["before"]), after=_values_from(data["after"]), **common)
     if kind == "set state":
         return SetState(etag=data["etag"], before_state=State(*data["before"]), after_state=State(*data["after"]),
-                        **common)
+                        values_before=_values_from(data.get("values_before") or {}),
+                        values_after=_values_from(data.get("values_after") or {}), **common)
     raise PlanError(f"unknown change type {kind!r} in a journalled plan")
 
 

@@ -94,12 +94,10 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
             # deactivated in Work 365 (an undone sync, say) while StreamOne has the customer: back
             if current.etag is None:
                 raise ValueError(f"{current.name!r} was read without an ETag")
-            unit = len(changes)
+            renamed = current.name != name
             changes.append(SetState("provideraccount", current.id, current.etag, INACTIVE, ACTIVE, current.name,
-                                    unit=unit))
-            if current.name != name:
-                changes.append(Update("provideraccount", current.id, current.etag, {"name": current.name},
-                                      {"name": name}, current.name, unit=unit))
+                                    unit=len(changes), values_before={"name": current.name} if renamed else {},
+                                    values_after={"name": name} if renamed else {}))
             reactivated.append(name)
         elif current.name != name:
             if current.etag is None:
@@ -109,8 +107,7 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
         else:
             unchanged += 1
     creates = sum(isinstance(c, Create) for c in changes)
-    renames = sum(isinstance(c, Update) for c in changes) - sum(
-        1 for c in changes if isinstance(c, Update) and any(isinstance(r, SetState) and r.id == c.id for r in changes))
+    renames = sum(isinstance(c, Update) for c in changes)
     summary = (f"{_plural(total, 'StreamOne customer')}: {creates} to create, {renames} to rename, "
                f"{unchanged} unchanged, {skipped} inactive skipped")
     warnings: tuple[str, ...] = ()

@@ -159,10 +159,9 @@ class JournalScreen(Screen[None]):
 
     @work(exclusive=True, exit_on_error=False, group="journal-check")
     async def check(self, record: PlanRecord) -> None:
-        from w365tui.work365.recovery import inspect
+        from w365tui.workflows.plans import check
 
-        inspection = await inspect(self.session.reads, record)
-        self.post_message(self.Checked(record.plan_id, inspection.summary()))
+        self.post_message(self.Checked(record.plan_id, await check(self.session, record.plan_id)))
 
     @on(Checked)
     def _checked(self, message: Checked) -> None:
@@ -214,7 +213,12 @@ class JournalScreen(Screen[None]):
         except PlanRefused as refusal:
             self.post_message(self.Done(f"Refused: {refusal}", "error"))
             return
-        self.post_message(self.Done(applied.message(), "information" if applied.ok else "error"))
+        text = applied.message()
+        if applied.followup is not None:
+            text += f"; then {applied.followup.plan.summary}: {applied.followup.message()}"
+        if applied.followup_error:
+            text += f"; {applied.followup_error}"
+        self.post_message(self.Done(text, "information" if applied.all_done else "error"))
 
     @work(exclusive=True, exit_on_error=False, group="journal-write")
     async def invert(self, record: PlanRecord, kind: str) -> None:

@@ -36,8 +36,9 @@ def compile_change(change: Change, schema: Work365Schema) -> Operation:
     if isinstance(change, Update):
         return Operation("PATCH", url, encode(schema, change.role, change.after), headers={"If-Match": change.etag})
     if isinstance(change, SetState):
-        return Operation("PATCH", url, encode_state(schema, change.role, change.after_state),
-                         headers={"If-Match": change.etag})
+        body = {**encode(schema, change.role, change.values_after), **encode_state(schema, change.role,
+                                                                                  change.after_state)}
+        return Operation("PATCH", url, body, headers={"If-Match": change.etag})
     raise TypeError(f"cannot compile {type(change).__name__}")
 
 

@@ -45,16 +45,23 @@ class Applied:
     plan_id: str
     plan: Plan
     changesets: list[ChangesetResult]
+    followup: Applied | None = None  # a plan the workflow applied straight after, as its preview said
+    followup_error: str | None = None  # why that follow-up could not be checked or applied
+
+    @property
+    def all_done(self) -> bool:
+        """Applied, and so is any follow-up."""
+        return self.ok and not self.followup_error and (self.followup is None or self.followup.all_done)
 
     @property
     def status(self) -> str:
         """applied, failed, in doubt or partial — as the journal will say."""
-        states = [c.state for c in self.changesets]
-        if all(s in DONE_STATES or s == "skipped" for s in states):
+        states = ["committed" if c.state == "skipped" else c.state for c in self.changesets]  # skipped: applied before
+        if all(s in DONE_STATES for s in states):
             return "applied"
         if "unknown" in states:
             return "in doubt"
-        if any(s == "committed" for s in states):
+        if any(s in DONE_STATES for s in states):
             return "partial"
         return "failed"
 
@@ -116,6 +123,14 @@ class Executor:
         return self.journal.overlapping({str(r) for r in plan.rows()}, plan.keys(), profile=self.profile,
                                         organization=self.organization, exempt=exempt)
 
+    def overlap(self, plan: Plan) -> str | None:
+        """Why ``plan`` must wait for a plan left unresolved over the same rows, or None."""
+        other = self.unresolved_overlap(plan)
+        if other is None:
+            return None
+        return (f"{other.describe()} touches the same rows and is not resolved: finish or roll it back first "
+                f"(`w365tui plan resume {other.short_id}`, or the journal screen: J)")
+
     def refusal(self, plan: Plan) -> str | None:
         """Why ``plan`` must not be applied now, or None."""
         if self.read_only:
@@ -124,11 +139,7 @@ class Executor:
             return "; ".join(plan.blocking)
         if plan.is_empty:
             return "the plan changes nothing"
-        other = self.unresolved_overlap(plan)
-        if other is not None:
-            return (f"{other.describe()} touches the same rows and is not resolved: finish or roll it back first "
-                    f"(`w365tui plan resume {other.short_id}` or the journal screen)")
-        return None
+        return self.overlap(plan)
 
     # -- applying --------------------------------------------------------------------------------
     async def apply(self, plan: Plan) -> Applied:
@@ -140,7 +151,7 @@ class Executor:
             compiled = compile_plan(plan, self.schema, MAX_CHANGESET if plan.atomic else self.changeset_size)
         except PlanError as error:
             raise PlanRefused(str(error)) from None
-        return await self._shielded(self._apply(plan, compiled, None, {}))
+        return await self.protect(self._apply(plan, compiled, None, {}))
 
     async def resume(self, record: PlanRecord, plan: Plan, checked: dict[int, str]) -> Applied:
         """Send, under the same plan id, the changesets of a journalled plan that are not applied.
@@ -151,14 +162,15 @@ class Executor:
         """
         if self.read_only:
             raise PlanRefused("this profile is read-only: nothing can be applied")
-        diverged = sorted(i for i, s in checked.items() if s == "diverged")
+        diverged = sorted(i for i, s in checked.items() if s in ("diverged", "moved"))
         if diverged:
             raise PlanRefused(f"changeset {diverged[0] + 1} of {record.describe()} was changed by someone else since: "
                               "it cannot be finished; roll back what was applied or check the rows by hand")
         compiled = Compiled([list(c) for c in record.changesets], compile_plan(plan, self.schema).operations)
-        return await self._shielded(self._apply(plan, compiled, record, checked))
+        return await self.protect(self._apply(plan, compiled, record, checked))
 
-    async def _shielded(self, work: Any) -> Applied:
+    async def protect(self, work: Any) -> Any:
+        """Run ``work`` to its end even if the caller is cancelled (and before the session closes)."""
         task = asyncio.ensure_future(work)
         self._running.add(task)
         task.add_done_callback(self._running.discard)

@@ -24,8 +24,9 @@ from w365tui.domain.plan import (
     Update,
     invert,
     renumbered,
+    same_state,
 )
-from w365tui.journal import DONE_STATES, PlanRecord
+from w365tui.journal import DONE_STATES, UNDONE_STATES, PlanRecord
 from w365tui.work365.reads import Reads
 from w365tui.work365.rows import current
 
@@ -43,7 +44,7 @@ class Inspection:
     record: PlanRecord
     plan: Plan
     checks: tuple[ChangeCheck, ...]
-    changesets: dict[int, str]  # changeset → applied, not_applied or diverged
+    changesets: dict[int, str]  # changeset → applied, not_applied, diverged, or moved (never sent, rows changed)
 
     @property
     def checked(self) -> dict[int, str]:
@@ -52,7 +53,8 @@ class Inspection:
 
     @property
     def diverged(self) -> list[int]:
-        return sorted(i for i, s in self.changesets.items() if s == "diverged")
+        """Changesets that cannot be finished: someone else changed their rows."""
+        return sorted(i for i, s in self.changesets.items() if s in ("diverged", "moved"))
 
     @property
     def not_applied(self) -> list[int]:
@@ -87,19 +89,18 @@ def _matches(change: Change, now: Current | None) -> str:
         return "applied" if now is not None else "not_applied"
     if now is None:
         return "diverged"
-    if isinstance(change, Update):
-        values = {name: now.values.get(name) for name in change.after}
-        if values == dict(change.after):
+    after, before = (change.after, change.before) if isinstance(change, Update) else \
+        (change.values_after, change.values_before)
+    values = {name: now.values.get(name) for name in after}
+    if isinstance(change, SetState):
+        if same_state(now.state, change.after_state) and values == dict(after):
             return "applied"
-        return "not_applied" if values == {k: change.before.get(k) for k in change.after} else "diverged"
-
-    def same(state: object, wanted: object) -> bool:
-        return (state is not None and wanted is not None and state.state == wanted.state  # type: ignore[attr-defined]
-                and (wanted.status is None or state.status == wanted.status))  # type: ignore[attr-defined]
-
-    if same(now.state, change.after_state):
+        if same_state(now.state, change.before_state) and values == dict(before):
+            return "not_applied"
+        return "diverged"
+    if values == dict(after):
         return "applied"
-    return "not_applied" if same(now.state, change.before_state) else "diverged"
+    return "not_applied" if values == {k: before.get(k) for k in after} else "diverged"
 
 
 async def inspect(reads: Reads, record: PlanRecord) -> Inspection:
@@ -123,10 +124,11 @@ async def inspect(reads: Reads, record: PlanRecord) -> Inspection:
         if journalled in DONE_STATES:
             changesets[index] = "applied"
             continue
-        if journalled in ("failed", "not_sent", "not_applied"):
-            # Nothing of it stayed; its rows may have moved on since, which finishing must know.
+        if journalled in UNDONE_STATES:
+            # Nothing of it was written; its rows may have moved on since, which finishing must
+            # know (and rolling back must leave alone: none of it is ours).
             states = {checks[i].state for i in members}
-            changesets[index] = "not_applied" if states <= {"not_applied"} else "diverged"
+            changesets[index] = "not_applied" if states <= {"not_applied"} else "moved"
             continue
         states = {checks[i].state for i in members}
         changesets[index] = states.pop() if len(states) == 1 else "diverged"
@@ -142,7 +144,7 @@ def inverse(inspection: Inspection, *, kind: str, today: date) -> Plan:
     plan, record = inspection.plan, inspection.record
     # A changeset changed by someone else since may still hold some of what it wrote: each of its
     # changes is judged on its own row (undone where the row still holds what was written).
-    touched = inspection.applied + inspection.diverged
+    touched = inspection.applied + [i for i, s in inspection.changesets.items() if s == "diverged"]
     applied = {i for index in touched for i in record.changesets[index]}
     changes: list[Change] = []
     warnings: list[str] = []

@@ -35,11 +35,8 @@ def context(session: Session, **ids: UUID | None) -> PlanContext:
 def guarded(session: Session, plan: Plan) -> Plan:
     """The plan, blocked when it touches rows of a plan left unresolved in the journal, so the
     preview already says so."""
-    other = session.executor.unresolved_overlap(plan)
-    if other is None:
-        return plan
-    return plan.blocked(f"{other.describe()} touches the same rows and is not resolved: finish or roll it back "
-                        f"first (`w365tui plan resume {other.short_id}` or the journal screen, J)")
+    reason = session.executor.overlap(plan)
+    return plan.blocked(reason) if reason else plan
 
 
 async def apply(session: Session, plan: Plan) -> Applied:

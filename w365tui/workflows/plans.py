@@ -17,6 +17,7 @@ from w365tui.session import Session
 from w365tui.work365.executor import Applied, PlanRefused
 from w365tui.work365.recovery import Inspection, inspect, inverse
 from w365tui.workflows.base import WorkflowError, apply
+from w365tui.workflows.sync import with_followup
 
 
 def list_plans(journal: Journal, profile: str | None = None) -> list[PlanRecord]:
@@ -59,6 +60,13 @@ class Resume:
         return self.inspection.record
 
 
+async def check(session: Session, plan_id: str) -> str:
+    """What reading the service finds of a plan's changesets, in a line."""
+    record = find_plan(session.journal, plan_id)
+    _own(session, record)
+    return (await inspect(session.reads, record)).summary()
+
+
 async def prepare_resume(session: Session, plan_id: str) -> Resume:
     record = find_plan(session.journal, plan_id)
     _own(session, record)
@@ -85,7 +93,13 @@ async def apply_resume(session: Session, resume: Resume) -> Applied:
     """Finish the plan: record what was found, send what was not applied."""
     if resume.preview.blocking:
         raise PlanRefused("; ".join(resume.preview.blocking))
-    return await session.executor.resume(resume.record, resume.inspection.remaining(), resume.inspection.checked)
+
+    async def both() -> Applied:
+        applied = await session.executor.resume(resume.record, resume.inspection.remaining(),
+                                                resume.inspection.checked)
+        return await with_followup(session, applied)  # a finished sync settles its Create LCLs too
+
+    return await session.executor.protect(both())
 
 
 async def prepare_rollback(session: Session, plan_id: str, *, today: date | None = None) -> Plan:
@@ -128,9 +142,14 @@ async def apply_inverse(session: Session, plan: Plan) -> Applied | None:
     return await apply(session, plan)
 
 
-def dismiss(journal: Journal, plan_id: str, note: str) -> PlanRecord:
+def dismiss(journal: Journal, plan_id: str, note: str, *, profile: str, read_only: bool = False) -> PlanRecord:
     """Mark a plan left in doubt as settled by hand, so its rows can be planned again."""
     record = find_plan(journal, plan_id)
+    if record.profile != profile:
+        raise WorkflowError(f"{record.describe()} belongs to the profile {record.profile!r}; use --profile "
+                            f"{record.profile}")
+    if read_only:
+        raise PlanRefused("this profile is read-only: nothing can be applied")
     if not record.unresolved:
         raise WorkflowError(f"{record.describe()} is not left in doubt")
     journal.resolve(record.plan_id, "dismissed", note=note)

@@ -44,7 +44,8 @@ def applied_json(applied: Applied | None) -> dict[str, Any] | None:
         return None
     return {"plan_id": applied.plan_id, "status": applied.status, "message": applied.message(),
             "changesets": [{"index": c.index, "state": c.state, "error": c.error, "results": c.results}
-                           for c in applied.changesets]}
+                           for c in applied.changesets],
+            "followup": applied_json(applied.followup), "followup_error": applied.followup_error}
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:

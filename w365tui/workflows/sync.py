@@ -7,8 +7,8 @@ from datetime import date
 from uuid import UUID
 
 from w365tui.domain.models import Account, BillingContract, Provider, ProviderAccount
-from w365tui.domain.plan import Plan, Ref
-from w365tui.domain.rules import streamone_problem
+from w365tui.domain.plan import Create, Plan, Ref
+from w365tui.domain.rules import settle_create_lcl, streamone_problem
 from w365tui.domain.streamone import Customer, IonSubscription
 from w365tui.domain.sync import plan_provider_account_sync, plan_subscription_sync
 from w365tui.session import Session
@@ -136,36 +136,43 @@ async def prepare_subscription_sync(session: Session, account_id: str | UUID, co
     return SubscriptionSync(guarded(session, plan), chosen, account, contract, mapped, ion)
 
 
-@dataclass
-class SyncApplied:
-    applied: Applied
-    followup: Applied | None = None  # Create LCLs the service left Awaiting Provisioning, set Not Applicable
-
-
-async def apply_subscription_sync(session: Session, prepared: SubscriptionSync, *,
-                                  today: date | None = None) -> SyncApplied:
-    """Apply the sync; then read the new subscriptions' Create LCLs back and, if the service
-    wrote any Awaiting Provisioning, apply the follow-up plan that sets them Not Applicable
-    (the preview says this will happen)."""
-    applied = await apply(session, prepared.plan)
-    if not applied.ok or prepared.contract is None or not prepared.plan.stats.get("create"):
-        return SyncApplied(applied)
-    work365 = await session.reads.subscriptions(account_id=prepared.account.id)
-    again = plan_subscription_sync(provider=prepared.provider, account=Ref("account", prepared.account.id,
-                                                                           prepared.account.name),
-                                   contract=prepared.contract, ion=prepared.ion, work365=work365,
-                                   today=today or date.today(), connectors=session.profile.streamone_connectors,
-                                   limits=session.schema.limits(), context=prepared.plan.context)
-    created = {c.id for c in prepared.plan.changes if c.role == "subscription" and c.verb == "create"}
-    owner = {lcl.id: sub.id for sub, lcls in work365 for lcl in lcls}
-    settles = tuple(c for c in again.changes
-                    if c.role == "licensechangelog" and c.verb == "update" and owner.get(c.id) in created)
+async def settle_created(session: Session, plan: Plan) -> Applied | None:
+    """After a subscription sync: the Create LCLs Work 365 wrote for the subscriptions the plan
+    created, read back; any left Awaiting Provisioning is set Not Applicable by a follow-up plan
+    (the sync's preview says so). None when there was nothing to settle."""
+    created = {c.id: c.label for c in plan.changes if c.role == "subscription" and isinstance(c, Create)}
+    if not created or plan.context.account_id is None:
+        return None
+    settles = []
+    for sub, lcls in await session.reads.subscriptions(account_id=plan.context.account_id):
+        if sub.id in created:
+            settles += [s for s in (settle_create_lcl(lcl, sub.name, unit=len(settles)) for lcl in lcls) if s]
     if not settles:
-        return SyncApplied(applied)
-    followup = Plan("settle-create-lcls", f"Set Create LCLs Not Applicable after: {prepared.plan.title}", settles,
-                    prepared.plan.context,
-                    summary=f"{len(settles)} Create LCL{'s' if len(settles) > 1 else ''} written Awaiting Provisioning "
-                            "by Work 365 for subscriptions just synced",
-                    notes=("So that nothing is ordered twice at TechData.",))
-    return SyncApplied(applied, await apply(session, followup))
+        return None
+    followup = Plan("settle-create-lcls", f"Set Create LCLs Not Applicable after: {plan.title}", tuple(settles),
+                    plan.context, notes=("So that nothing is ordered twice at TechData.",),
+                    summary=f"{len(settles)} Create LCL{'s' if len(settles) > 1 else ''} written Awaiting "
+                            "Provisioning by Work 365 for subscriptions just synced")
+    return await apply(session, followup)
 
+
+async def with_followup(session: Session, applied: Applied) -> Applied:
+    """``applied`` with the settle of its new subscriptions' Create LCLs, when it is a sync."""
+    if not applied.ok or applied.plan.kind != "sync-subscriptions":
+        return applied
+    try:
+        applied.followup = await settle_created(session, applied.plan)
+    except Exception as error:  # the sync stands; the operator must know the check did not
+        applied.followup_error = (f"the new subscriptions' Create LCLs could not be checked: {error}; run the "
+                                  "sync again to check them")
+    return applied
+
+
+async def apply_subscription_sync(session: Session, prepared: SubscriptionSync) -> Applied:
+    """Apply the sync, then settle the Create LCLs of what it created; the two run to their end
+    together, even if the caller is cancelled."""
+
+    async def both() -> Applied:
+        return await with_followup(session, await apply(session, prepared.plan))
+
+    return await session.executor.protect(both())

@@ -29,12 +29,11 @@ if TYPE_CHECKING:
 class PlanApplied(Message):
     """A reviewed plan was applied (or refused: ``applied`` None and ``refused`` says why)."""
 
-    def __init__(self, plan: Plan, applied: Any = None, refused: str | None = None, extra: Any = None) -> None:
+    def __init__(self, plan: Plan, applied: Any = None, refused: str | None = None) -> None:
         super().__init__()
         self.plan = plan
         self.applied = applied
         self.refused = refused
-        self.extra = extra
 
 
 class Pane(Vertical):
@@ -50,6 +49,7 @@ class Pane(Vertical):
     def __init__(self) -> None:
         super().__init__(id=self.PANE_ID)
         self.session: Session | None = None
+        self.applying = False
 
     # -- the shell's calls ---------------------------------------------------------------------
     def start(self, session: Session) -> None:
@@ -103,13 +103,15 @@ class Pane(Vertical):
         if not await self.app.push_screen_wait(ReviewScreen(plan, read_only=session.read_only)):
             return
         self.status(f"Applying {len(plan.changes)} change{'s' if len(plan.changes) != 1 else ''}…")
+        self.applying = True  # esc no longer cancels: a plan once started runs to its end
         try:
-            result = await (apply or (lambda p: base.apply(session, p)))(plan)
+            applied = await (apply or (lambda p: base.apply(session, p)))(plan)
         except PlanRefused as refusal:
             self.post_message(PlanApplied(plan, refused=str(refusal)))
             return
-        applied, extra = result if isinstance(result, tuple) else (result, None)
-        self.post_message(PlanApplied(plan, applied, extra=extra))
+        finally:
+            self.applying = False
+        self.post_message(PlanApplied(plan, applied))
 
     def status(self, text: str) -> None:
         """One line of what the pane is doing (panes with a status line override this)."""

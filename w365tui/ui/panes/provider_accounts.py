@@ -485,11 +485,7 @@ class ProviderAccountsPane(Pane):
                                                                  progress=self.status))
             return prepared[-1].plan
 
-        async def apply(plan: Plan) -> tuple[Any, Any]:
-            done = await sync.apply_subscription_sync(session, prepared[-1])
-            return done.applied, done.followup
-
-        self.run_plan(prepare, apply)
+        self.run_plan(prepare, lambda plan: sync.apply_subscription_sync(session, prepared[-1]))
 
     @on(PlanApplied)
     def _plan_applied(self, message: PlanApplied) -> None:
@@ -504,10 +500,12 @@ class ProviderAccountsPane(Pane):
         self.say(applied.message() if not applied.ok else self._success(plan),
                  title="Saved" if applied.ok else "Not applied", severity="information" if applied.ok else "error",
                  timeout=None if applied.ok else 15)
-        followup = message.extra
+        followup = applied.followup
         if followup is not None:
             self.say(f"{followup.plan.summary}: set Not Applicable so nothing is ordered twice ({followup.message()}).",
                      title="Checked", severity="warning" if followup.ok else "error", timeout=15)
+        if applied.followup_error:
+            self.say(applied.followup_error, title="Not checked", severity="error", timeout=15)
         if plan.kind in ("map", "unmap") and plan.context.provider_account_id is not None:
             self.read_row(plan.context.provider_account_id)
         elif plan.kind == "sync-provider-accounts":
@@ -616,6 +614,9 @@ class ProviderAccountsPane(Pane):
 
     def action_back(self) -> None:
         """esc: cancel long work, else clear the filter."""
+        if self.applying:
+            self.say("A plan is being applied; it runs to its end (the journal records it).")
+            return
         long_groups = ("write", "accounts-tenants", "accounts-load")
         if any(w.group in long_groups and w.is_running for w in self.workers):
             for group in long_groups:
