@@ -115,7 +115,7 @@ class W365App(App[None]):
         from w365tui.ui.widgets.filtered_list import FilteredList
         from w365tui.ui.widgets.record_table import RecordTable
 
-        owners = [W365App, *PANES, RecordTable, FilteredList, screens.HelpScreen, screens.ConfirmScreen,
+        owners = [W365App, *PANES, RecordTable, FilteredList, screens.HelpScreen,
                   screens.ReviewScreen, screens.AccountPickerScreen, screens.ChoiceScreen, JournalScreen,
                   ProviderAccountScreen]
         return {b.id for owner in owners for b in owner.BINDINGS if isinstance(b, Binding) and b.id}

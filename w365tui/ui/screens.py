@@ -1,4 +1,4 @@
-"""Modal screens: help, confirm, the one plan review, the CRM account picker, and a choice list.
+"""Modal screens: help, the one plan review, the CRM account picker, and a choice list.
 
 Every piece of service text on them is a Rich ``Text`` built from plain strings, so nothing a
 customer typed is read as markup or reaches the terminal as a control sequence.
@@ -42,15 +42,6 @@ MODAL_CSS = """
 """
 
 
-def text_lines(lines: Sequence[Text | str]) -> Text:
-    out = Text()
-    for index, line in enumerate(lines):
-        if index:
-            out.append("\n")
-        out.append(line if isinstance(line, Text) else literal(line))
-    return out
-
-
 def wrapped(text: str, prefix: str = "") -> Text:
     """Service text shown literally, wrapping at the screen's edge (never cut)."""
     return Text(prefix + visible(text))
@@ -78,33 +69,6 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(RecordTable).focus()
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """Yes or no, with the consequences spelt out."""
-
-    DEFAULT_CSS = MODAL_CSS.format(name="ConfirmScreen")
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
-    ]
-
-    def __init__(self, title: str, lines: Sequence[Text | str], warnings: Sequence[str] = ()):
-        super().__init__()
-        self.title_text = title
-        self.lines = lines
-        self.warnings = warnings
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(literal(self.title_text, style="bold"), classes="title")
-            yield Static(text_lines(self.lines))
-            for warning in self.warnings:
-                yield Static(wrapped(warning, "⚠ "), classes="warning")
-            yield Static(Text("y confirm · n or esc cancel"), classes="keys")
-
-    def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
 
 
 VERB_STYLES = {"create": "green", "update": "yellow", "set state": "magenta"}

@@ -67,13 +67,18 @@ async def check(session: Session, plan_id: str) -> str:
     return (await inspect(session.reads, record)).summary()
 
 
-async def prepare_resume(session: Session, plan_id: str) -> Resume:
+async def _in_doubt(session: Session, plan_id: str, what: str) -> tuple[PlanRecord, Inspection]:
+    """A plan of this profile left unresolved, checked against the service."""
     record = find_plan(session.journal, plan_id)
     _own(session, record)
     if not record.unresolved:
-        raise WorkflowError(f"{record.describe()} is not left in doubt: there is nothing to resume"
+        raise WorkflowError(f"{record.describe()} is not left in doubt: there is nothing to {what}"
                             + (f"; `w365tui plan undo {record.short_id}` undoes it" if record.undoable else ""))
-    inspection = await inspect(session.reads, record)
+    return record, await inspect(session.reads, record)
+
+
+async def prepare_resume(session: Session, plan_id: str) -> Resume:
+    record, inspection = await _in_doubt(session, plan_id, "resume")
     remaining = inspection.remaining()
     send = {i for index in inspection.not_applied for i in record.changesets[index]}
     changes = tuple(c for i, c in enumerate(remaining.changes) if i in send)
@@ -104,12 +109,7 @@ async def apply_resume(session: Session, resume: Resume) -> Applied:
 
 async def prepare_rollback(session: Session, plan_id: str, *, today: date | None = None) -> Plan:
     """Undo what of a plan left in doubt (or half done) was applied."""
-    record = find_plan(session.journal, plan_id)
-    _own(session, record)
-    if not record.unresolved:
-        raise WorkflowError(f"{record.describe()} is not left in doubt: nothing to roll back"
-                            + (f"; `w365tui plan undo {record.short_id}` undoes it" if record.undoable else ""))
-    inspection = await inspect(session.reads, record)
+    _, inspection = await _in_doubt(session, plan_id, "roll back")
     return _refuse_if_nothing(inverse(inspection, kind="rollback", today=today or date.today()))
 
 
