@@ -158,7 +158,7 @@ def test_a_sync_meeting_a_fault_ends_as_a_fault_free_one(served: Served, fault_f
     assert first.returncode == 2, first.stdout + first.stderr
     served.recover()
     second = served.run("sync", "provider-accounts", "--apply")
-    if fault == "status429":  # nothing ran, nothing is in doubt: the second run applies the plan
+    if fault in ("status429", "status503"):  # the service said it ran nothing: the second run applies the plan
         assert second.returncode == 0, second.stdout
     else:
         in_doubt = served.unresolved()

@@ -126,3 +126,61 @@ def test_cli_prints_the_config_path(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "w365tui", "config", "path"], capture_output=True, text=True,
                             env={"W365TUI_CONFIG": str(target), "PATH": ""}, check=True)
     assert result.stdout.strip() == str(target)
+
+
+def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
+    text = VALID.replace("account_id = 12345", "account_id = -4").replace('auth = "device_code"', 'auth = "password"')
+    path = write(tmp_path, text)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 2
+    assert any(":7: profiles.prod.auth:" in line for line in lines)
+    assert any(":11: profiles.prod.streamone.account_id:" in line for line in lines)
+
+
+def test_urls_with_a_password_and_secret_values_are_refused(tmp_path: Path) -> None:
+    text = VALID.replace('dataverse_url = "https://contoso.crm.dynamics.com"',
+                         'dataverse_url = "https://ops:hunter2@contoso.crm.dynamics.com"')
+    path = write(tmp_path, text + '\n[keys]\n"accounts.map" = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefgh"\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    assert [p[1] for p in caught.value.problems] == ["keys.accounts.map", "profiles.prod.dataverse_url"]
+    assert "eyJ" not in str(caught.value) and "hunter2" not in str(caught.value)
+    path = write(tmp_path, text)
+    with pytest.raises(SettingsError, match="user name or password") as caught:
+        load_settings(path)
+    assert caught.value.key == "profiles.prod.dataverse_url" and "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value, secret", [
+    ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefgh", True),
+    ("Bearer abc", True),
+    ("q8X~r2vN4pLk9sT1wZ7yB3mC5dF6gH0jK", True),
+    ("72f988bf-86f1-41af-91ab-2d7cd011db47", False),
+    ("Providers.TechDataCspProvider", False),
+    ("https://contoso.crm.dynamics.com", False),
+    ("M", False),
+    ("/home/operator/.local/share/w365tui/sandbox2024.sqlite3", False),
+])
+def test_what_looks_like_a_secret(value: str, secret: bool) -> None:
+    from w365tui.settings import looks_secret
+
+    assert looks_secret(value) is secret
+
+
+def test_config_check_reports_a_missing_file_and_what_the_app_would_warn_about(tmp_path: Path) -> None:
+    env = {"W365TUI_CONFIG": str(tmp_path / "none.toml"), "PATH": ""}
+    missing = subprocess.run([sys.executable, "-m", "w365tui", "config", "check"], capture_output=True, text=True,
+                             env=env)
+    assert missing.returncode == 0 and "no settings file" in missing.stdout
+    path = write(tmp_path, '[keys]\n"accounts.map" = "u"\n"accounts.mapp" = "x"\n')
+    with_keys = {**env, "W365TUI_CONFIG": str(path)}
+    with_keys_text = 'theme = "no-such-theme"\n' + path.read_text()
+    path.write_text(with_keys_text)
+    result = subprocess.run([sys.executable, "-m", "w365tui", "config", "check"], capture_output=True, text=True,
+                            env=with_keys)
+    assert result.returncode == 1
+    assert "unknown binding ids: accounts.mapp" in result.stderr
+    assert "'u' is on accounts.map and accounts.unmap at once" in result.stderr
+    assert "unknown theme 'no-such-theme'" in result.stderr

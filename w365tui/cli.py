@@ -121,19 +121,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _workflow(args)
         return _tui(args)
     except SettingsError as error:
-        print(f"w365tui: {error}", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"w365tui: {line}", file=sys.stderr)
         return ERROR
     except KeyboardInterrupt:
         return 130
 
 
 def _config(args: argparse.Namespace) -> int:
+    path = config_path()
     if args.config_command == "path":
-        print(config_path())
+        print(path)
+        return DONE
+    if not path.exists():
+        print(f"{path}: no settings file; the built-in sandbox profile is used (see README: Settings)")
         return DONE
     settings = load_settings()
+    problems: list[str] = []
+    if settings.keys or settings.theme:  # what the TUI checks the same way when it starts
+        from w365tui.ui.checks import settings_problems
+
+        problems = settings_problems(settings)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        return REFUSED
     names = ", ".join(sorted({"sandbox", *settings.profiles}))
-    print(f"{config_path()}: valid; profiles: {names}; default: {settings.default_profile}")
+    print(f"{path}: valid; profiles: {names}; default: {settings.default_profile}")
     return DONE
 
 

@@ -35,16 +35,21 @@ _SECRET_WORDS = ("secret", "password", "token", "apikey", "api_key", "credential
 
 
 class SettingsError(Exception):
-    """The settings file cannot be used. ``str()`` is one line naming file, line and key."""
+    """The settings file cannot be used. ``str()`` is a line per problem, each naming the file,
+    line and key; ``key``, ``line`` and ``message`` are the first problem's."""
 
-    def __init__(self, path: Path, message: str, *, key: str | None = None, line: int | None = None):
+    def __init__(self, path: Path, message: str, *, key: str | None = None, line: int | None = None,
+                 more: list[tuple[str, str | None, int | None]] | None = None):
         self.path = path
         self.key = key
         self.line = line
         self.message = message
-        where = str(path) if line is None else f"{path}:{line}"
-        what = f"{key}: {message}" if key else message
-        super().__init__(f"{where}: {what}")
+        self.problems = [(message, key, line), *(more or [])]
+        super().__init__("\n".join(self.describe(*problem) for problem in self.problems))
+
+    def describe(self, message: str, key: str | None, line: int | None) -> str:
+        where = str(self.path) if line is None else f"{self.path}:{line}"
+        return f"{where}: {key}: {message}" if key else f"{where}: {message}"
 
 
 def config_path() -> Path:
@@ -76,6 +81,16 @@ def _identifier(value: str) -> str:
 Identifier = Annotated[str, AfterValidator(_identifier)]
 
 
+def _no_user_info(url: HttpUrl) -> HttpUrl:
+    if url.username or url.password:
+        raise ValueError("a URL carrying a user name or password is refused: sign in with `w365tui login`, "
+                         "and keep secrets out of the settings file")
+    return url
+
+
+Url = Annotated[HttpUrl, AfterValidator(_no_user_info)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -102,7 +117,7 @@ STREAMONE_CONNECTORS = ("Providers.TechDataCspProvider",)
 
 class StreamOneSettings(_Strict):
     account_id: int = Field(gt=0, description="the reseller's Ion account id")
-    base_url: HttpUrl = HttpUrl("https://ion.tdsynnex.com")
+    base_url: Url = HttpUrl("https://ion.tdsynnex.com")
     cloud_profile_short_name: str = Field(default="Microsoft", min_length=1)
     connectors: list[str] = Field(default=list(STREAMONE_CONNECTORS), min_length=1,
                                   description="internal names of the providers' StreamOne connectors")
@@ -114,14 +129,14 @@ class Profile(_Strict):
     kind: Literal["sandbox", "dataverse"] = "dataverse"
     read_only: bool = False
     # Dataverse / Entra
-    dataverse_url: HttpUrl | None = None
+    dataverse_url: Url | None = None
     tenant_id: UUID | None = None
     client_id: UUID | None = None
     auth: Literal["device_code", "client_credentials"] = "device_code"
     streamone: StreamOneSettings | None = None
     schema_map: SchemaOverrides = Field(default_factory=SchemaOverrides, alias="schema")
     # Sandbox
-    sandbox_url: HttpUrl | None = Field(
+    sandbox_url: Url | None = Field(
         default=None, description="use a sandbox started with `w365tui sandbox serve`"
     )
     sandbox_db: Path | None = None
@@ -198,22 +213,20 @@ def load_settings(path: Path | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         line = _toml_error_line(str(exc))
         raise SettingsError(path, f"not valid TOML: {exc}", line=line) from None
-    secret = _find_secret_key(raw)
-    if secret:
-        raise SettingsError(
-            path,
-            "secrets are never stored in the settings file; sign in with `w365tui login` "
-            "or pass a client secret in the environment",
-            key=".".join(secret),
-            line=_locate(text, secret),
-        )
+    problems: list[tuple[str, str | None, int | None]] = []
+    for secret in _find_secrets(raw):
+        problems.append(("secrets are never stored in the settings file; sign in with `w365tui login` or pass "
+                         "a client secret in the environment", ".".join(secret), _locate(text, secret)))
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = tuple(str(part) for part in error["loc"])
-        message = _describe(error)
-        raise SettingsError(path, message, key=".".join(loc) or None, line=_locate(text, loc)) from None
+        for error in exc.errors():  # the messages never quote the value
+            loc = tuple(str(part) for part in error["loc"])
+            problems.append((_describe(error), ".".join(loc) or None, _locate(text, loc)))
+    if not problems:
+        return settings
+    first, *more = problems
+    raise SettingsError(path, first[0], key=first[1], line=first[2], more=more)
 
 
 def _describe(error: Any) -> str:
@@ -226,17 +239,35 @@ def _describe(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _find_secret_key(raw: dict[str, Any], prefix: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+_JWT = re.compile(r"^eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*$")
+_TOKENISH = re.compile(r"^[A-Za-z0-9_\-~.+/=]{32,}$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def looks_secret(value: str) -> bool:
+    """A value shaped like a token or a password: a JWT, ``Bearer …``, or a long run of token
+    characters mixing letters and digits that is not a GUID or a dotted name."""
+    text = value.strip()
+    if _JWT.match(text) or text.lower().startswith("bearer "):
+        return True
+    if not _TOKENISH.match(text) or _GUID.match(text) or "/" in text and text.startswith(("http", "/")):
+        return False
+    classes = sum(bool(re.search(pattern, text)) for pattern in ("[a-z]", "[A-Z]", "[0-9]"))
+    return classes >= 3 or (classes == 2 and "." not in text and len(text) >= 40)
+
+
+def _find_secrets(raw: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every key named like a secret (binding ids under [keys] aside) and every value shaped like one."""
+    found: list[tuple[str, ...]] = []
     for key, value in raw.items():
         path = (*prefix, key)
-        lowered = key.lower()
-        if any(word in lowered for word in _SECRET_WORDS) and prefix[-1:] != ("keys",):
-            return path
-        if isinstance(value, dict):
-            found = _find_secret_key(value, path)
-            if found:
-                return found
-    return None
+        if any(word in key.lower() for word in _SECRET_WORDS) and prefix[-1:] != ("keys",):
+            found.append(path)
+        elif isinstance(value, dict):
+            found += _find_secrets(value, path)
+        elif isinstance(value, str) and looks_secret(value) or isinstance(value, list) and any(isinstance(v, str) and looks_secret(v) for v in value):
+            found.append(path)
+    return found
 
 
 def _toml_error_line(message: str) -> int | None:

@@ -159,3 +159,35 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=lambda: 1445412470.0) == 20.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_user_info_in_urls_is_redacted() -> None:
+    redacted = redact_url("https://operator:hunter2@contoso.crm.dynamics.com/api/data/v9.2/accounts?$top=1")
+    assert "hunter2" not in redacted and "operator" not in redacted
+    assert redacted == "https://***@contoso.crm.dynamics.com/api/data/v9.2/accounts?$top=1"
+
+
+async def test_an_update_whose_answer_was_lost_is_not_sent_again(sandbox: Sandbox) -> None:
+    from w365tui.clients.http import NetworkError
+
+    async with client(sandbox, Clock()) as dv:
+        new = await dv.create("accounts", {"name": "Once only"})
+        row = await dv.get("accounts", new)
+        probe = sandbox.faults.add("drop_after", path=r"accounts\(", method="PATCH", times=1)
+        with pytest.raises(NetworkError) as lost:
+            await dv.update("accounts", new, {"name": "Updated"}, if_match=row["@odata.etag"])
+        assert lost.value.maybe_committed and probe.hits == 1  # sent once, never again
+        assert (await dv.get("accounts", new))["name"] == "Updated"
+
+
+async def test_a_deeply_nested_answer_is_a_malformed_response(sandbox: Sandbox) -> None:
+    import httpx
+
+    deep = ("[" * 100_000 + "]" * 100_000).encode()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=deep,
+                                                                   headers={"Content-Type": "application/json"}))
+    from w365tui.clients.odata import DataverseClient
+
+    async with DataverseClient("http://dataverse.example/api/data/v9.2/", transport=transport) as dv:
+        with pytest.raises(ProtocolError, match="nested too deeply"):
+            await dv.whoami()

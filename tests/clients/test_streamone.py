@@ -143,3 +143,42 @@ def test_two_processes_refreshing_at_once_rotate_once(sandbox: Sandbox, token_fi
         assert out.startswith("ok 306870")
     assert sorted(int(out.split()[2]) for out, _ in outputs) == [0, 1]
     assert used_tokens(sandbox) == 1
+
+
+async def test_a_refusal_of_a_token_another_process_already_replaced_rotates_no_more(sandbox: Sandbox,
+                                                                                      token_file: Path) -> None:
+    async with ion_client(sandbox, token_file) as first, ion_client(sandbox, token_file) as second:
+        await first.cloud_profiles("306870")
+        await second.cloud_profiles("306870")  # both sent the same access token
+        sandbox.store.conn.execute("DELETE FROM ion_access_token")  # the service forgets it
+        await first.cloud_profiles("306870")  # refused: the first refreshes (one rotation) and retries
+        assert used_tokens(sandbox) == 2
+        refused = second.tokens.used
+        assert refused != read_tokens(token_file)["access_token"]
+        await second.tokens.invalidate()  # the second's refusal of the old token comes in late
+        assert used_tokens(sandbox) == 2  # it takes the new token; nothing is rotated twice
+        assert (await second.cloud_profiles("306870")).customer_id == "306870"
+    assert used_tokens(sandbox) == 2
+
+
+async def test_a_failing_token_service_is_not_a_refused_refresh_token(sandbox: Sandbox, token_file: Path) -> None:
+    from w365tui.clients.http import ServiceError
+
+    sandbox.faults.add("status", path="^/oauth/token$", status=503, times=1)
+    async with ion_client(sandbox, token_file) as ion:
+        with pytest.raises(ServiceError, match="token service failed") as failed:
+            await ion.cloud_profiles("306870")
+        assert not isinstance(failed.value, AuthenticationError)
+        assert (await ion.cloud_profiles("306870")).customer_id == "306870"  # the refresh token was still good
+
+
+@pytest.mark.parametrize("fault", ["drop_after", "malformed"])
+async def test_a_refresh_whose_answer_is_lost_says_how_to_get_a_new_token(sandbox: Sandbox, token_file: Path,
+                                                                          fault: str) -> None:
+    from w365tui.clients.http import W365Error
+
+    sandbox.faults.add(fault, path="^/oauth/token$", times=1)
+    async with ion_client(sandbox, token_file) as ion:
+        with pytest.raises(W365Error, match="StreamOne portal") as lost:
+            await ion.cloud_profiles("306870")
+    assert "--streamone-token-stdin" in str(lost.value)

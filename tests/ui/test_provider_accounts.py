@@ -232,7 +232,7 @@ async def test_ansi_theme_and_unknown_theme(sandbox, tmp_path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.theme != "no-such-theme"
-        assert any("Unknown theme 'no-such-theme'" in n.message for n in app._notifications)
+        assert any("unknown theme 'no-such-theme'" in n.message for n in app._notifications)
 
 
 async def test_no_color_is_honoured(sandbox, tmp_path, monkeypatch) -> None:
@@ -428,3 +428,20 @@ async def test_escape_while_a_plan_is_applied_lets_it_run_to_its_end(running: Ru
     assert not any(n.message == "Cancelled." for n in running.app._notifications)
     (plan,) = running.journal.plans().values()
     assert plan.status == "applied"
+
+
+async def test_a_user_name_or_message_holding_escape_sequences_never_reaches_the_terminal(sandbox, tmp_path) -> None:
+    from w365tui.journal import Journal
+    from w365tui.sandbox.dataverse import USER_ID
+    from w365tui.sandbox.schema import BY_LOGICAL
+
+    sandbox.store.update(BY_LOGICAL["systemuser"], USER_ID, {"fullname": "Eve\x1b]2;owned\x07 Ops"})
+    app = app_for(sandbox, Journal(tmp_path / "j.jsonl"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        state = Running(app, pilot, sandbox, Journal(tmp_path / "j.jsonl"))
+        await state.until(lambda: app.session is not None)
+        assert "\x1b" not in app.sub_title and "\\x1b]2;owned\\x07 Ops" in app.sub_title
+        app.say("bad \x1b[2J name", title="\x1b]0;t\x07")
+        await state.until(lambda: any("bad" in n.message for n in app._notifications))
+        shown = next(n for n in app._notifications if "bad" in n.message)
+        assert "\x1b" not in shown.message + shown.title and "\\x1b[2J" in shown.message

@@ -95,8 +95,8 @@ async def test_a_lost_answer_leaves_the_plan_in_doubt_and_blocks_its_rows(sessio
 
 
 @pytest.mark.parametrize("fault, state", [("drop_before", "in doubt"), ("drop_after", "in doubt"),
-                                          ("malformed", "in doubt"), ("status503", "in doubt"),
-                                          ("status429", "failed")])
+                                          ("malformed", "in doubt"), ("status503", "failed"),
+                                          ("status502", "in doubt"), ("status429", "failed")])
 async def test_how_each_fault_on_the_batch_is_recorded(session: Session, sandbox: Sandbox, fault: str,
                                                        state: str) -> None:
     provider = await techdata(session)

@@ -51,13 +51,14 @@ class RequestInfo:
 class NetworkError(W365Error):
     """The network failed: nothing came back. ``maybe_committed`` when a write may have landed."""
 
-    def __init__(self, request: RequestInfo, cause: BaseException, *, maybe_committed: bool = False):
+    def __init__(self, request: RequestInfo, cause: BaseException, *, maybe_committed: bool = False,
+                 advice: str | None = None):
         self.request = request
         self.cause = cause
         self.maybe_committed = maybe_committed
         detail = str(cause) or type(cause).__name__
         note = " (the request was sent; it may have been carried out)" if maybe_committed else ""
-        super().__init__(f"{request}: network error: {detail}{note}")
+        super().__init__(f"{request}: network error: {detail}{note}" + (f". {advice}" if advice else ""))
 
 
 class ProtocolError(W365Error):
@@ -119,10 +120,13 @@ def error_for_status(request: RequestInfo, status: int, code: str | None, messag
 
 
 def redact_url(url: str | httpx.URL) -> str:
-    """The URL with the values of secret-looking query parameters replaced by ``***``."""
+    """The URL without user name or password, and with the values of secret-looking query
+    parameters replaced by ``***``."""
     parts = urlsplit(str(url))
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1])
     if not parts.query:
-        return str(url)
+        return urlunsplit(parts)
     pairs = [(k, "***" if _SECRET_PARAMS.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     return urlunsplit(parts._replace(query=urlencode(pairs, safe="$(),'/:@*")))
 
@@ -302,6 +306,9 @@ class ServiceClient:
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
             info = self.info(response.request.method, response.request.url)
             raise ProtocolError(info, f"the body is not JSON ({exc})") from None
+        except RecursionError:
+            info = self.info(response.request.method, response.request.url)
+            raise ProtocolError(info, "the body is JSON nested too deeply to read") from None
 
 
 def require(request: RequestInfo, payload: Any, field: str, kind: type | tuple[type, ...]) -> Any:

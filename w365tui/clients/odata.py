@@ -482,11 +482,13 @@ class DataverseClient:
                      if_match: str = "*") -> str | None:
         """PATCH only the given columns. ``if_match`` is an ETag, or ``*`` to forbid an upsert.
 
-        Returns the new ETag when the service sends one.
+        Returns the new ETag when the service sends one. Never re-sent once sent: if the answer
+        was lost the update may have landed, and a second try would only meet its own new ETag
+        (a 412 that says nothing of whether it was applied).
         """
         url = f"{identifier(entity_set)}({UUID(str(row_id))})"
         response = await self.http.request("PATCH", url, json_body=dict(body), headers={"If-Match": if_match},
-                                           idempotent=if_match != "*")
+                                           idempotent=False)
         return response.headers.get("ETag")
 
     async def deactivate(self, entity_set: str, row_id: UUID | str, *, statecode: int, statuscode: int,

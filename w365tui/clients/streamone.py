@@ -27,6 +27,7 @@ from w365tui.clients.auth import (
 )
 from w365tui.clients.http import (
     AuthenticationError,
+    NetworkError,
     ProtocolError,
     RequestInfo,
     RetryPolicy,
@@ -42,6 +43,12 @@ from w365tui.domain.streamone import (
 )
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+#: When the answer to a refresh is lost, StreamOne may have rotated the refresh token: the stored
+#: one is then dead, and only the portal gives a new one.
+LOST_ROTATION = ("The answer to the StreamOne token refresh was lost or unreadable; if StreamOne rotated the refresh "
+                 "token, the stored one no longer works: get a new refresh token from the StreamOne portal and store "
+                 "it with `w365tui login --streamone-token-stdin`")
 
 
 def ion_error(payload: Any) -> tuple[str | None, str | None]:
@@ -65,6 +72,7 @@ class IonTokens:
                                   retry=RetryPolicy(attempts=1))
         self._lock = asyncio.Lock()
         self.rotations = 0
+        self.used: str | None = None  # the access token last handed to a request
 
     @staticmethod
     def save_refresh_token(path: Path, refresh_token: str) -> None:
@@ -80,12 +88,15 @@ class IonTokens:
     async def access_token(self) -> str:
         data = read_tokens(self.path)
         if self._valid(data):
-            return str(data["access_token"])
-        return await self._refresh(stale=data.get("access_token"))
+            self.used = str(data["access_token"])
+        else:
+            self.used = await self._refresh(stale=data.get("access_token"))
+        return self.used
 
     async def invalidate(self) -> bool:
-        """The service refused the current access token: get another (once per refusal)."""
-        await self._refresh(stale=read_tokens(self.path).get("access_token"), force=True)
+        """The service refused the access token this client sent: get another — unless another
+        process has already replaced that one, whose new token is then used (one rotation)."""
+        await self._refresh(stale=self.used, force=True)
         return True
 
     async def _refresh(self, stale: str | None, force: bool = False) -> str:
@@ -98,17 +109,30 @@ class IonTokens:
             refresh = data.get("refresh_token")
             if not refresh:
                 raise TokenFileError(f"{self.path}: no StreamOne refresh token; add one with `w365tui login`")
+            info = self.http.info("POST", "/oauth/token")
             try:
                 response = await self.http.request("POST", "/oauth/token", data={
                     "grant_type": "refresh_token", "refresh_token": str(refresh)}, idempotent=False)
             except ServiceError as exc:
+                if exc.status >= 500:  # the token service failed; the refresh token was not used up
+                    raise ServiceError(exc.request, exc.status, exc.code,
+                                       f"StreamOne's token service failed ({exc.message}); the stored refresh "
+                                       "token is still good: try again later") from None
                 raise AuthenticationError(exc.request, exc.status, exc.code,
-                                          f"StreamOne refused the refresh token: {exc.message}") from None
-            payload = self.http.parse_json(response)
-            info = self.http.info("POST", "/oauth/token")
+                                          f"StreamOne refused the refresh token: {exc.message}; get a new one from "
+                                          "the StreamOne portal and store it with `w365tui login "
+                                          "--streamone-token-stdin`") from None
+            except NetworkError as exc:
+                if exc.maybe_committed:
+                    raise NetworkError(info, exc.cause, maybe_committed=True, advice=LOST_ROTATION) from None
+                raise
+            try:
+                payload = self.http.parse_json(response)
+            except ProtocolError as exc:  # StreamOne answered, so it has most likely rotated the token
+                raise ProtocolError(info, f"{exc.problem}. {LOST_ROTATION}") from None
             for name in ("access_token", "refresh_token"):
                 if not isinstance(payload, dict) or not isinstance(payload.get(name), str):
-                    raise ProtocolError(info, f"the field '{name}' is missing")
+                    raise ProtocolError(info, f"the field '{name}' is missing. {LOST_ROTATION}")
             expires_in = payload.get("expires_in")
             if not isinstance(expires_in, int):
                 raise ProtocolError(info, "the field 'expires_in' should be a whole number of seconds")

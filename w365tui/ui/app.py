@@ -22,6 +22,7 @@ from w365tui.session import Session, SessionError, open_session
 from w365tui.settings import Profile
 from w365tui.ui.commands import Command, bindings
 from w365tui.ui.panes import PANES, Pane
+from w365tui.ui.text import visible
 
 APP_COMMANDS: tuple[Command, ...] = (
     Command("app.quit", "q", "Quit", "quit", "Quit the app", palette=False),
@@ -79,7 +80,7 @@ class W365App(App[None]):
             parts.append("READ-ONLY")
         if session is not None:
             parts.append(f"org {session.organization_id[:8]}")
-            parts.append(session.user_name or f"user {session.user_id[:8]}")
+            parts.append(visible(session.user_name) or f"user {session.user_id[:8]}")  # service text: literal
         else:
             parts.append("connecting…")
         return " · ".join(parts)
@@ -109,30 +110,21 @@ class W365App(App[None]):
     @staticmethod
     def binding_ids() -> set[str]:
         """Every binding id the app defines (what the settings' [keys] table may remap)."""
-        from w365tui.ui import screens
-        from w365tui.ui.journal import JournalScreen
-        from w365tui.ui.panes.provider_accounts import ProviderAccountScreen
-        from w365tui.ui.widgets.filtered_list import FilteredList
-        from w365tui.ui.widgets.record_table import RecordTable
+        from w365tui.ui.checks import binding_ids
 
-        owners = [W365App, *PANES, RecordTable, FilteredList, screens.HelpScreen,
-                  screens.ReviewScreen, screens.AccountPickerScreen, screens.ChoiceScreen, JournalScreen,
-                  ProviderAccountScreen]
-        return {b.id for owner in owners for b in owner.BINDINGS if isinstance(b, Binding) and b.id}
+        return binding_ids()
 
     def on_mount(self) -> None:
+        from w365tui.settings import Settings
+        from w365tui.ui.checks import settings_problems
+
+        for problem in settings_problems(Settings(keys=self.keymap, theme=self.requested_theme)):
+            self.say(f"Settings: {problem}", severity="warning", timeout=12)  # as `w365tui config check` says
         if self.keymap:
-            unknown = sorted(set(self.keymap) - self.binding_ids())
-            if unknown:
-                self.say(f"The settings' [keys] table names unknown binding ids: {', '.join(unknown)}; "
-                         "press ? to see the ids.", severity="warning", timeout=12)
             self.set_keymap(self.keymap)
         if self.requested_theme:
             if self.requested_theme in self.available_themes:
                 self.theme = self.requested_theme
-            else:
-                self.say(f"Unknown theme {self.requested_theme!r}; available: {', '.join(sorted(self.available_themes))}",
-                         severity="warning")
         elif not self.is_headless and few_colours(self.console.color_system):
             self.theme = FEW_COLOURS_THEME
         self.panes[0].focus_list()
@@ -140,8 +132,10 @@ class W365App(App[None]):
 
     def say(self, message: str, *, title: str = "", severity: str = "information",
             timeout: float | None = None) -> None:
-        """A notification whose text (often from a service) is shown literally, never as markup."""
-        self.notify(message, title=title, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+        """A notification whose text (often from a service) is shown literally: never as markup,
+        and control characters (a terminal escape sequence in a name) shown as visible codes."""
+        self.notify(visible(message), title=visible(title), severity=severity, timeout=timeout,  # type: ignore[arg-type]
+                    markup=False)
 
     @work(exclusive=True, exit_on_error=False, group="connect")
     async def connect(self) -> None:

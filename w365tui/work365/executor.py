@@ -230,8 +230,10 @@ class Executor:
         except ProtocolError as error:  # an answer that cannot be read: it may have been carried out
             return ChangesetResult(index, "unknown", error=str(error))
         except ServiceError as error:
-            # A 5xx for the whole batch does not say whether the changeset ran.
-            state = "unknown" if error.status >= 500 else "failed"
+            # 503: the service answered that it could not take the request, so nothing ran. Any
+            # other 5xx for the whole batch (a gateway's 502 or 504, say) does not say whether the
+            # changeset ran behind it.
+            state = "unknown" if error.status >= 500 and error.status != 503 else "failed"
             return ChangesetResult(index, state, error=f"{error.status} {error.code or ''}: {error.message}")
         if isinstance(answer, list):
             return ChangesetResult(index, "committed", [_result(members[n], r) for n, r in enumerate(answer)])
