@@ -24,9 +24,16 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
+def naming() -> str:
+    """The names the sandbox's Web API shows: Work 365's published ones unless a test directory
+    asks for the compact ones (or both)."""
+    return "published"
+
+
+@pytest.fixture
+def sandbox(naming: str) -> Iterator[Sandbox]:
     """A freshly seeded demo book, served over real loopback HTTP on a free port."""
-    with Sandbox.in_memory(seed=1) as running:
+    with Sandbox.in_memory(seed=1, naming=naming) as running:
         yield running
     running.store.close()
 

@@ -62,3 +62,16 @@ def test_login_on_the_sandbox_stores_a_streamone_token(tmp_path: Path) -> None:
     token = tmp_path / "state" / "w365tui" / "tokens" / "ion-sandbox.json"
     assert stat.S_IMODE(token.stat().st_mode) == 0o600
     assert "refresh_token" in token.read_text()
+
+
+def test_doctor_discovers_either_naming(tmp_path: Path) -> None:
+    env = home(tmp_path)
+    for naming, quantity in (("published", "quantity=work365_subscription_quantity"),
+                             ("compact", "quantity=work365_quantity")):
+        db = tmp_path / f"{naming}.sqlite3"
+        reset = run("sandbox", "reset", "--db", str(db), "--naming", naming, env=env)
+        assert reset.returncode == 0 and f"{naming} names" in reset.stdout, reset.stderr
+        Path(env["W365TUI_CONFIG"]).write_text(f'[profiles.sb]\nkind = "sandbox"\nsandbox_db = "{db}"\n')
+        result = run("doctor", "--profile", "sb", env=env)
+        assert result.returncode == 0, result.stderr
+        assert quantity in result.stdout and result.stdout.rstrip().endswith("all checks passed")

@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--db", type=Path, help="SQLite file (default: sandbox.sqlite3 in the user data directory)")
         sub.add_argument("--scale", type=_positive, help="build a book of N generated customers instead of the demo book")
         sub.add_argument("--seed", type=int, default=1, help="seed for the generated data (default 1)")
+        sub.add_argument("--naming", choices=("published", "compact"),
+                         help="the names its Web API shows: Work 365's published ones (default for a new book), or "
+                              "the compact ones of earlier sandboxes")
     return parser
 
 
@@ -175,23 +178,30 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     from w365tui.sandbox.host import Sandbox, default_db_path, open_store, reset, summary
+    from w365tui.sandbox.store import naming_of
 
     path = args.db or default_db_path()
+    naming = args.naming or "published"
     if args.sandbox_command == "reset":
-        store = reset(path, seed=args.seed, scale=args.scale)
-        print(f"sandbox reset: {path} (seed {args.seed}): {summary(store)}")
+        store = reset(path, seed=args.seed, scale=args.scale, naming=naming)
+        print(f"sandbox reset: {path} (seed {args.seed}, {naming} names): {summary(store)}")
         store.close()
         return DONE
     if args.scale is not None or not Path(path).exists():
-        store = reset(path, seed=args.seed, scale=args.scale)
+        store = reset(path, seed=args.seed, scale=args.scale, naming=naming)
     else:
         store = open_store(path, seed=args.seed)
+        if args.naming and naming_of(store) != args.naming:
+            print(f"w365tui: {path} is served under the {naming_of(store)} names; reset it to change them: "
+                  f"`w365tui sandbox reset --db {path} --naming {args.naming}`", file=sys.stderr)
+            store.close()
+            return ERROR
     sandbox = Sandbox(store, args.host, args.port)
     server = sandbox.server
 
     async def serve() -> None:
         await server.start_async()
-        print(f"w365tui sandbox on {server.url}  (database {path})")
+        print(f"w365tui sandbox on {server.url}  (database {path}, {naming_of(store)} names)")
         print(f"  Dataverse Web API: {server.url}/api/data/v9.2/")
         print(f"  StreamOne Ion:     {server.url}/api/v3/accounts/{sandbox.ion_account_id}/  "
               f"(refresh token: POST {server.url}/_sandbox/ion/refresh-token)")

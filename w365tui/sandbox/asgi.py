@@ -20,7 +20,7 @@ from w365tui.sandbox.errors import (
 )
 from w365tui.sandbox.faults import Fault, FaultInjector
 from w365tui.sandbox.ion import IonService
-from w365tui.sandbox.store import Store
+from w365tui.sandbox.store import Store, naming_of
 from w365tui.sandbox.wire import DropConnection, Request, Response, json_response
 
 MAX_BODY = 64 * 1024 * 1024
@@ -30,7 +30,7 @@ class SandboxApp:
     def __init__(self, store: Store, faults: FaultInjector | None = None, clock: Callable[[], float] = time.time):
         self.store = store
         self.faults = faults or FaultInjector()
-        self.dataverse = DataverseService(store)
+        self.dataverse = DataverseService(store, naming_of(store))
         self.ion = IonService(store, clock)
         self.entra = EntraService(clock)
 

@@ -48,7 +48,6 @@ from w365tui.sandbox.schema import (
     BIGINT,
     BOOLEAN,
     BY_LOGICAL,
-    BY_SET,
     DATETIME,
     DECIMAL,
     INTEGER,
@@ -62,6 +61,7 @@ from w365tui.sandbox.schema import (
     UNIQUEIDENTIFIER,
     Attribute,
     Entity,
+    catalog,
 )
 from w365tui.sandbox.store import Store, utcnow
 from w365tui.sandbox.wire import Request, Response, json_response
@@ -171,8 +171,9 @@ def _decode_skiptoken(token: str, query_hash: str) -> tuple[int, str | None]:
 class DataverseService:
     """Answers Web API requests; one instance per sandbox, sharing the store."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, naming: str = "published"):
         self.store = store
+        self.catalog = catalog(naming)
 
     # -- entry points -----------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
@@ -210,13 +211,13 @@ class DataverseService:
             )
         if relative.startswith("EntityDefinitions"):
             self._require(request, "GET")
-            payload = metadata.answer(relative, request.query_pairs(), self.base(request))
+            payload = metadata.answer(self.catalog, relative, request.query_pairs(), self.base(request))
             return self._ok(payload)
         match = _ROUTE.match(relative)
-        if not match or match.group("set") not in BY_SET:
+        if not match or match.group("set") not in self.catalog.by_set:
             segment = relative.split("(")[0].split("/")[0] or relative
             raise DataverseError(404, CODE_RESOURCE_NOT_FOUND, f"Resource not found for the segment '{segment}'.")
-        entity = BY_SET[match.group("set")]
+        entity = self.catalog.by_set[match.group("set")]
         key, nav, ref = match.group("key"), match.group("nav"), match.group("ref")
         if key is None:
             if nav == "$count":
@@ -393,7 +394,7 @@ class DataverseService:
         ).fetchone()[0]
         if total > AGGREGATE_LIMIT:
             raise DataverseError(400, CODE_AGGREGATE_LIMIT, "AggregateQueryRecordLimit exceeded. Cannot perform this operation.")
-        group_cols = [f'm."{a.logical_name}"' for a in plan.groupby]
+        group_cols = [f'm."{a.store}"' for a in plan.groupby]
         select_sql = group_cols + [aggregate_sql(a) for a in plan.aggregates]
         sql = f'SELECT {", ".join(select_sql)} FROM "{entity.logical_name}" m WHERE {condition}'
         if group_cols:
@@ -441,7 +442,7 @@ class DataverseService:
             if row is None:
                 raise not_found(entity.logical_name, row_id)
             collection = entity.collections_by_name[nav]
-            target = BY_LOGICAL[collection.entity]
+            target = self.catalog.by_logical[collection.entity]
             return self.query(request, target, prefer, parent=(collection.lookup, row_id), context_set=target.entity_set)
         lookup = entity.by_nav.get(nav)
         if lookup is None:
@@ -451,16 +452,16 @@ class DataverseService:
             raise DataverseError(404, CODE_RESOURCE_NOT_FOUND, f"Resource not found for the segment '{nav}'.")
         if row is None:
             raise not_found(entity.logical_name, row_id)
-        target = BY_LOGICAL[lookup.target or ""]
+        target = self.catalog.by_logical[lookup.target or ""]
         if ref:
             if request.method == "GET":
-                if row[lookup.logical_name] is None:
+                if row[lookup.store] is None:
                     raise DataverseError(404, CODE_RESOURCE_NOT_FOUND, "No entity is associated through this property.")
                 return self._ok({"@odata.context": f"{self.base(request)}$metadata#$ref",
-                                 "@odata.id": f"{self.base(request)}{target.entity_set}({row[lookup.logical_name]})"})
+                                 "@odata.id": f"{self.base(request)}{target.entity_set}({row[lookup.store]})"})
             if request.method == "DELETE":
                 self._check_etag(entity, row, request, row_id)
-                self.store.update(entity, row_id, {lookup.logical_name: None})
+                self.store.update(entity, row_id, {lookup.store: None})
                 return Response(204, [ODATA_VERSION])
             if request.method == "PUT":
                 body = self._body(request, entity)
@@ -469,11 +470,11 @@ class DataverseService:
                     raise payload_error(entity.entity_set, "A $ref request needs an '@odata.id' value.")
                 self._check_etag(entity, row, request, row_id)
                 target_id = self._resolve_reference(entity, lookup, reference, content_ids)
-                self.store.update(entity, row_id, {lookup.logical_name: target_id})
+                self.store.update(entity, row_id, {lookup.store: target_id})
                 return Response(204, [ODATA_VERSION])
             raise self._method_not_allowed(request)
         self._require(request, "GET")
-        target_id = row[lookup.logical_name]
+        target_id = row[lookup.store]
         if target_id is None:
             return Response(204, [ODATA_VERSION])
         return self.retrieve(request, target, target_id, prefer)
@@ -492,7 +493,7 @@ class DataverseService:
         for row in rows:
             item: dict[str, Any] = {"@odata.etag": etag_of(row)}
             for attr in attrs:
-                raw = row.get(attr.logical_name)
+                raw = row.get(attr.store)
                 item[attr.web_name] = to_json(attr, raw)
                 if raw is None:
                     continue
@@ -511,7 +512,7 @@ class DataverseService:
     def _expand(self, entity: Entity, rows: list[dict[str, Any]], out: list[dict[str, Any]], spec, prefer: Prefer) -> None:
         target: Entity = spec.target
         if spec.single is not None:
-            ids = sorted({r[spec.single.logical_name] for r in rows if r.get(spec.single.logical_name)})
+            ids = sorted({r[spec.single.store] for r in rows if r.get(spec.single.store)})
             found: dict[str, dict[str, Any]] = {}
             for chunk in _chunks(ids, 500):
                 marks = ",".join("?" for _ in chunk)
@@ -524,7 +525,7 @@ class DataverseService:
                 for key, value in zip(found, self.serialize_many(target, list(found.values()), spec.select, [], prefer), strict=True)
             }
             for row, item in zip(rows, out, strict=True):
-                ref = row.get(spec.single.logical_name)
+                ref = row.get(spec.single.store)
                 item[spec.name] = serialized.get(ref) if ref else None
             return
         parent_ids = [r[entity.primary_id] for r in rows]
@@ -561,9 +562,10 @@ class DataverseService:
         if attr.is_lookup:
             key = (attr.target or "", str(raw))
             if key not in cache:
-                target = BY_LOGICAL[attr.target or ""]
+                target = self.catalog.by_logical[attr.target or ""]
                 found = self.store.conn.execute(
-                    f'SELECT "{target.primary_name}" FROM "{target.logical_name}" WHERE "{target.primary_id}" = ?', (raw,)
+                    f'SELECT "{target.primary_name_store}" FROM "{target.logical_name}" WHERE "{target.primary_id}" = ?',
+                    (raw,)
                 ).fetchone()
                 cache[key] = found[0] if found else None
             return cache[key]
@@ -600,9 +602,9 @@ class DataverseService:
                         "properties and declared named streams can be represented as properties without values.",
                     )
                 if value is None:
-                    values[lookup.logical_name] = None
+                    values[lookup.store] = None
                 elif isinstance(value, str):
-                    values[lookup.logical_name] = self._resolve_reference(entity, lookup, value, content_ids)
+                    values[lookup.store] = self._resolve_reference(entity, lookup, value, content_ids)
                 else:
                     raise payload_error(entity.entity_set, f"The value of '{key}' must be a URL string.")
                 continue
@@ -629,9 +631,9 @@ class DataverseService:
                     raise payload_error(entity.entity_set, f"Cannot convert the literal '{value}' to the expected type 'Edm.Guid'.")
                 if row_id is not None and value.lower() != row_id:
                     raise bad_request(f"The {entity.primary_id} in the body does not match the key in the URL.")
-                values[attr.logical_name] = value.lower()
+                values[attr.store] = value.lower()
                 continue
-            values[attr.logical_name] = self._convert(entity, attr, value)
+            values[attr.store] = self._convert(entity, attr, value)
         return values
 
     def _convert(self, entity: Entity, attr: Attribute, value: Any) -> Any:
@@ -698,7 +700,7 @@ class DataverseService:
         raise cannot()
 
     def _resolve_reference(self, entity: Entity, lookup: Attribute, reference: str, content_ids: dict[str, str]) -> str:
-        target = BY_LOGICAL[lookup.target or ""]
+        target = self.catalog.by_logical[lookup.target or ""]
         text = reference.strip()
         if text.startswith("$"):
             resolved = content_ids.get(text[1:])
@@ -892,7 +894,7 @@ class DataverseService:
         base = self.base(request)
         payload = {
             "@odata.context": f"{base}$metadata",
-            "value": [{"name": e.entity_set, "kind": "EntitySet", "url": e.entity_set} for e in BY_SET.values()],
+            "value": [{"name": e.entity_set, "kind": "EntitySet", "url": e.entity_set} for e in self.catalog.entities],
         }
         return json_response(200, payload, [ODATA_VERSION], content_type=JSON_TYPE)
 

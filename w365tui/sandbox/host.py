@@ -10,8 +10,9 @@ from pathlib import Path
 from w365tui.sandbox import seed as seeding
 from w365tui.sandbox.asgi import SandboxApp
 from w365tui.sandbox.faults import FaultInjector
+from w365tui.sandbox.schema import catalog
 from w365tui.sandbox.server import LoopbackServer
-from w365tui.sandbox.store import Store
+from w365tui.sandbox.store import Store, naming_of
 
 
 def default_db_path() -> Path:
@@ -20,12 +21,13 @@ def default_db_path() -> Path:
     return data_dir() / "sandbox.sqlite3"
 
 
-def open_store(path: str | Path, *, seed: int = 1, scale: int | None = None) -> Store:
-    """Open the sandbox database at ``path``, seeding it first if it is new."""
+def open_store(path: str | Path, *, seed: int = 1, scale: int | None = None, naming: str = "published") -> Store:
+    """Open the sandbox database at ``path``, seeding it first (served under ``naming``) if it is new."""
     store = Store(path)
     if store.meta("seed") is None:
         seeding.seed(store, seed=seed, scale=scale)
         store.set_meta("organization_id", str(uuid.uuid4()))
+        store.set_meta("naming", catalog(naming).naming)
     return store
 
 
@@ -43,14 +45,14 @@ def summary(store: Store) -> str:
     return ", ".join(parts)
 
 
-def reset(path: str | Path, *, seed: int = 1, scale: int | None = None) -> Store:
+def reset(path: str | Path, *, seed: int = 1, scale: int | None = None, naming: str = "published") -> Store:
     """Throw the database at ``path`` away and seed a new one."""
     target = Path(path)
     for suffix in ("", "-wal", "-shm"):
         candidate = target.with_name(target.name + suffix)
         if candidate.exists():
             candidate.unlink()
-    return open_store(target, seed=seed, scale=scale)
+    return open_store(target, seed=seed, scale=scale, naming=naming)
 
 
 class Sandbox:
@@ -64,12 +66,17 @@ class Sandbox:
         self.server = LoopbackServer(self.app, host, port)
 
     @classmethod
-    def in_memory(cls, *, seed: int | None = 1, scale: int | None = None,
+    def in_memory(cls, *, seed: int | None = 1, scale: int | None = None, naming: str = "published",
                   clock: Callable[[], float] = time.time) -> Sandbox:
         store = Store(":memory:")
+        store.set_meta("naming", catalog(naming).naming)
         if seed is not None:
             seeding.seed(store, seed=seed, scale=scale)
         return cls(store, clock=clock)
+
+    @property
+    def naming(self) -> str:
+        return naming_of(self.store)
 
     def start(self) -> Sandbox:
         self.server.start()

@@ -15,8 +15,6 @@ from w365tui.sandbox.errors import CODE_RESOURCE_NOT_FOUND as _NOT_FOUND
 from w365tui.sandbox.errors import DataverseError, bad_request
 from w365tui.sandbox.odata_query import split_top_level
 from w365tui.sandbox.schema import (
-    BY_LOGICAL,
-    ENTITIES,
     LOOKUP,
     MEMO,
     PICKLIST,
@@ -24,6 +22,7 @@ from w365tui.sandbox.schema import (
     STATUS,
     STRING,
     Attribute,
+    Catalog,
     Entity,
 )
 
@@ -142,9 +141,9 @@ def option_set(entity: Entity, attr: Attribute) -> dict[str, Any]:
 
 
 def _relationship(entity: Entity, attr: Attribute) -> dict[str, Any]:
-    target = BY_LOGICAL[attr.target or ""]
+    target = entity.catalog.by_logical[attr.target or ""]
     collection = next(
-        (c.name for c in target.collections if c.entity == entity.logical_name and c.lookup == attr.logical_name),
+        (c.name for c in target.collections if c.entity == entity.logical_name and c.lookup == attr.store),
         f"{entity.logical_name}_{attr.logical_name}",
     )
     schema = f"{target.logical_name}_{entity.logical_name}_{attr.logical_name}"
@@ -168,23 +167,23 @@ def _many_to_one(entity: Entity) -> list[dict[str, Any]]:
 def _one_to_many(entity: Entity) -> list[dict[str, Any]]:
     return [
         _relationship(other, a)
-        for other in ENTITIES
+        for other in entity.catalog.entities
         for a in other.attributes
         if a.type == LOOKUP and a.target == entity.logical_name
     ]
 
 
-def _find_entity(key: str) -> Entity:
+def _find_entity(catalog: Catalog, key: str) -> Entity:
     key = key.strip()
     match = re.fullmatch(r"LogicalName\s*=\s*'([^']*)'", key)
     if match:
-        entity = BY_LOGICAL.get(match.group(1))
+        entity = catalog.by_logical.get(match.group(1))
         if entity is None:
             raise DataverseError(
                 404, "0x80040217", f"Could not find entity with name '{match.group(1)}'."
             )
         return entity
-    for entity in ENTITIES:
+    for entity in catalog.entities:
         if _id(entity.logical_name) == key.lower():
             return entity
     raise DataverseError(404, "0x80040217", f"Could not find entity with key '{key}'.")
@@ -296,7 +295,7 @@ def _expand_option_set(entity: Entity, attrs: list[Attribute], rows: list[dict[s
             row[match.group(1)] = None
 
 
-def answer(relative: str, pairs: list[tuple[str, str]], base: str) -> dict[str, Any]:
+def answer(catalog: Catalog, relative: str, pairs: list[tuple[str, str]], base: str) -> dict[str, Any]:
     """The JSON payload for a GET under ``EntityDefinitions``."""
     options: dict[str, str] = {}
     for name, value in pairs:
@@ -311,10 +310,10 @@ def answer(relative: str, pairs: list[tuple[str, str]], base: str) -> dict[str, 
     if key is None:
         if part:
             raise DataverseError(404, _NOT_FOUND, f"Resource not found for the segment '{part}'.")
-        items = [entity_metadata(e) for e in ENTITIES]
+        items = [entity_metadata(e) for e in catalog.entities]
         items = _filter(items, options.get("$filter"), "EntityMetadata")
         return {"@odata.context": context, "value": _select(items, options.get("$select"), "EntityMetadata")}
-    entity = _find_entity(key)
+    entity = _find_entity(catalog, key)
     if part is None:
         data = entity_metadata(entity)
         expand = options.get("$expand")

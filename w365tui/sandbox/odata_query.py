@@ -18,7 +18,6 @@ from w365tui.sandbox.errors import bad_request
 from w365tui.sandbox.schema import (
     BIGINT,
     BOOLEAN,
-    BY_LOGICAL,
     DATETIME,
     DECIMAL,
     INTEGER,
@@ -229,19 +228,19 @@ class _FilterParser:
             nav = self.entity.by_nav.get(name)
             if nav is None:
                 raise no_property(self.entity, name)
-            target = BY_LOGICAL[nav.target or ""]
+            target = self.entity.catalog.by_logical[nav.target or ""]
             attr = target.by_web_name.get(prop.text)
             if attr is None:
                 raise no_property(target, prop.text)
             sql = (
-                f'(SELECT t."{attr.logical_name}" FROM "{target.logical_name}" t '
-                f'WHERE t."{target.primary_id}" = {self.alias}."{nav.logical_name}")'
+                f'(SELECT t."{attr.store}" FROM "{target.logical_name}" t '
+                f'WHERE t."{target.primary_id}" = {self.alias}."{nav.store}")'
             )
             return PropertyRef(attr, sql)
         attr = self.entity.by_web_name.get(name)
         if attr is None:
             raise no_property(self.entity, name)
-        return PropertyRef(attr, f'{self.alias}."{attr.logical_name}"')
+        return PropertyRef(attr, f'{self.alias}."{attr.store}"')
 
     def compare(self, left: PropertyRef | Literal, op: str, right: PropertyRef | Literal) -> str:
         if isinstance(left, Literal) and isinstance(right, PropertyRef):
@@ -379,7 +378,7 @@ def parse_orderby(entity: Entity, text: str, alias: str = "m") -> str:
             raise no_property(entity, words[0])
         direction = "DESC" if len(words) == 2 and words[1] == "desc" else "ASC"
         collate = " COLLATE NOCASE" if attr.is_string else ""
-        clauses.append(f'{alias}."{attr.logical_name}"{collate} {direction}')
+        clauses.append(f'{alias}."{attr.store}"{collate} {direction}')
     return ", ".join(clauses)
 
 
@@ -411,11 +410,11 @@ def parse_expand(entity: Entity, text: str) -> list[ExpandItem]:
         name, options = match.group(1), match.group(2)
         if name in entity.by_nav:
             lookup = entity.by_nav[name]
-            target = BY_LOGICAL[lookup.target or ""]
+            target = entity.catalog.by_logical[lookup.target or ""]
             item = ExpandItem(name, lookup, None, None, target=target)
         elif name in entity.collections_by_name:
             collection = entity.collections_by_name[name]
-            target = BY_LOGICAL[collection.entity]
+            target = entity.catalog.by_logical[collection.entity]
             item = ExpandItem(name, None, target, collection.lookup, target=target)
         else:
             raise no_property(entity, name)
@@ -506,7 +505,7 @@ def aggregate_sql(aggregate: Aggregate, alias: str = "m") -> str:
     if aggregate.function == "count":
         return "COUNT(*)"
     assert aggregate.attribute is not None
-    column = f'{alias}."{aggregate.attribute.logical_name}"'
+    column = f'{alias}."{aggregate.attribute.store}"'
     if aggregate.function == "countdistinct":
         return f"COUNT(DISTINCT {column})"
     return f"{_AGGREGATES[aggregate.function]}({column})"

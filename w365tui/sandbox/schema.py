@@ -8,7 +8,7 @@ in case from their columns, as custom lookups do in real orgs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 # Attribute types, named as Dataverse's AttributeTypeName values.
@@ -66,6 +66,13 @@ class Attribute:
     read_only: bool = False
     min_value: int | None = None
     max_value: int | None = None
+    column: str = ""  # where the sandbox stores it (its compact name), when the Web API names it otherwise
+    published_only: bool = False  # only in the published naming (the compact one predates it)
+
+    @property
+    def store(self) -> str:
+        """The storage column: the compact name, whatever the naming shows."""
+        return self.column or self.logical_name
 
     @property
     def edm(self) -> str:
@@ -96,7 +103,8 @@ class Attribute:
 
 @dataclass(frozen=True)
 class Collection:
-    """A one-to-many navigation property: rows of ``entity`` whose ``lookup`` points here."""
+    """A one-to-many navigation property: rows of ``entity`` whose ``lookup`` points here
+    (``lookup`` is the storage column of the child's lookup)."""
 
     name: str
     entity: str
@@ -114,10 +122,24 @@ class Entity:
     display_name: str = ""
     object_type_code: int = 10000
     collections: tuple[Collection, ...] = field(default=())
+    naming: str = "compact"
+    published_only: bool = False
 
     @cached_property
     def by_name(self) -> dict[str, Attribute]:
         return {a.logical_name: a for a in self.attributes}
+
+    @cached_property
+    def by_store(self) -> dict[str, Attribute]:
+        return {a.store: a for a in self.attributes}
+
+    @property
+    def primary_name_store(self) -> str:
+        return self.by_name[self.primary_name].store if self.primary_name in self.by_name else self.primary_name
+
+    @property
+    def catalog(self) -> Catalog:
+        return catalog(self.naming)
 
     @cached_property
     def by_web_name(self) -> dict[str, Attribute]:
@@ -229,6 +251,7 @@ BILLING_FREQUENCIES = [
 BILLING_POLICIES = [(283560000, "Advance"), (283560001, "Arrears")]
 BILLABLE_STATUSES = [(283570000, "Billable"), (283570001, "Non-Billable")]
 SYNC_STATUSES = [(283580000, "Enabled"), (283580001, "Disabled")]
+BILL_AT = [(283590000, "Start of Period"), (283590001, "End of Period")]
 
 
 def _entities() -> tuple[Entity, ...]:
@@ -446,6 +469,9 @@ def _entities() -> tuple[Entity, ...]:
                 Attribute("work365_costprice", MONEY),
                 _lookup("transactioncurrencyid", "transactioncurrency", "transactioncurrencyid"),
                 _pick("work365_billablestatus", "work365_billablestatus", BILLABLE_STATUSES),
+                _lookup("work365_subscription_linkedsubscription", "work365_subscription",
+                        "work365_Subscription_LinkedSubscription", published_only=True),
+                _pick("work365_subscription_billat", "work365_subscription_billat", BILL_AT, published_only=True),
                 *_states(
                     "work365_subscription",
                     [(0, "Active", SUBSCRIPTION_STATUS_ACTIVE), (1, "Inactive", SUBSCRIPTION_STATUS_SUSPENDED)],
@@ -488,6 +514,48 @@ def _entities() -> tuple[Entity, ...]:
             object_type_code=10414,
         ),
         Entity(
+            "work365_slcl",
+            "work365_slcls",
+            "work365_slclid",
+            "work365_slcl_name",
+            (
+                _guid("work365_slclid"),
+                _str("work365_slcl_name", 200),
+                _lookup("work365_slcl_customer", "account", "work365_Slcl_Customer"),
+                _lookup("work365_slcl_subscription", "work365_subscription", "work365_Slcl_Subscription"),
+                _pick("work365_slcl_subscriptionevent", "work365_slcl_subscriptionevent", LCL_EVENTS),
+                Attribute("work365_slcl_effectivedate", DATETIME, date_only=True),
+                Attribute("work365_slcl_quantity", INTEGER, min_value=-2147483648, max_value=2147483647),
+                Attribute("work365_slcl_sellingpriceperunit", MONEY),
+                Attribute("work365_slcl_costpriceperunit", MONEY),
+                *_states("work365_slcl", ai_states, ai_statuses),
+                *_system(),
+            ),
+            display_name="Scheduled License Change Log",
+            object_type_code=10415,
+            published_only=True,
+        ),
+        Entity(
+            "work365_invoiceproduct",
+            "work365_invoiceproducts",
+            "work365_invoiceproductid",
+            "work365_invoiceproduct_name",
+            (
+                _guid("work365_invoiceproductid"),
+                _str("work365_invoiceproduct_name", 200),
+                _lookup("work365_invoiceproduct_invoice", "invoice", "work365_InvoiceProduct_Invoice"),
+                _lookup("work365_invoiceproduct_subscription", "work365_subscription",
+                        "work365_InvoiceProduct_Subscription"),
+                Attribute("work365_invoiceproduct_quantity", INTEGER),
+                Attribute("work365_invoiceproduct_amount", MONEY),
+                *_states("work365_invoiceproduct", ai_states, ai_statuses),
+                *_system(),
+            ),
+            display_name="Invoice Product",
+            object_type_code=10416,
+            published_only=True,
+        ),
+        Entity(
             "invoice",
             "invoices",
             "invoiceid",
@@ -510,9 +578,130 @@ def _entities() -> tuple[Entity, ...]:
     )
 
 
+#: Every table with every column the sandbox stores, under the names it stores them by.
 ENTITIES: tuple[Entity, ...] = _entities()
 BY_LOGICAL: dict[str, Entity] = {e.logical_name: e for e in ENTITIES}
 BY_SET: dict[str, Entity] = {e.entity_set: e for e in ENTITIES}
+
+NAMINGS = ("published", "compact")
+
+# -- the published naming ---------------------------------------------------------------------
+#: Work 365 prefixes a table's columns with the table's name (SPEC §2): storage (compact) column →
+#: the name the published naming shows. Lookups get a navigation property of the same name with
+#: its parts capitalised, as Dataverse's schema names have them.
+PUBLISHED: dict[str, dict[str, str]] = {
+    "work365_provider": {"work365_name": "work365_provider_name", "work365_internalname": "work365_provider_internalname",
+                         "work365_providertype": "work365_provider_providertype"},
+    "work365_provideraccount": {
+        "work365_providerspecificaccountid": "work365_provideraccount_providerspecificaccountid",
+        "work365_provider": "work365_provideraccount_provider", "work365_account": "work365_provideraccount_account",
+        "work365_syncstatus": "work365_provideraccount_syncstatus"},
+    "work365_billingcontract": {
+        "work365_name": "work365_billingcontract_name", "work365_customer": "work365_billingcontract_customer",
+        "work365_startdate": "work365_billingcontract_startdate", "work365_enddate": "work365_billingcontract_enddate",
+        "work365_billingfrequency": "work365_billingcontract_billingfrequency",
+        "work365_billingpolicy": "work365_billingcontract_billingpolicy",
+        "work365_pricelist": "work365_billingcontract_pricelist", "work365_isdefault": "work365_billingcontract_isdefault"},
+    "work365_subscription": {
+        "work365_subscriptionname": "work365_subscription_subscriptionname",
+        "work365_friendlyname": "work365_subscription_friendlyname",
+        "work365_billingcontract": "work365_subscription_billingcontract",
+        "work365_provider": "work365_subscription_provider",
+        "work365_provideraccount": "work365_subscription_provideraccount",
+        "work365_product": "work365_subscription_product",
+        "work365_parentsubscription": "work365_subscription_parentsubscription",
+        "work365_providerpartnumber": "work365_subscription_providerpartnumber",
+        "work365_providersubscriptionid": "work365_subscription_providersubscriptionid",
+        "work365_quantity": "work365_subscription_quantity",
+        "work365_effectivestartdate": "work365_subscription_effectivestartdate",
+        "work365_salesunit": "work365_subscription_salesunit",
+        "work365_sellingprice": "work365_subscription_sellingprice",
+        "work365_costprice": "work365_subscription_costprice",
+        "work365_billablestatus": "work365_subscription_billablestatus"},
+    "work365_licensechangelog": {
+        "work365_name": "work365_licensechangelog_name", "work365_subscription": "work365_licensechangelog_subscription",
+        "work365_account": "work365_licensechangelog_account", "work365_event": "work365_licensechangelog_event",
+        "work365_quantity": "work365_licensechangelog_quantity",
+        "work365_effectivedate": "work365_licensechangelog_effectivedate",
+        "work365_provisioningstatus": "work365_licensechangelog_provisioningstatus",
+        "work365_invoice": "work365_licensechangelog_invoice",
+        "work365_sellingprice": "work365_licensechangelog_sellingprice",
+        "work365_costprice": "work365_licensechangelog_costprice"},
+}
+#: Collection-valued navigation properties of the published naming (named after the relationship).
+PUBLISHED_COLLECTIONS = {
+    "work365_account_provideraccounts": "work365_provideraccount_account_account",
+    "work365_account_billingcontracts": "work365_billingcontract_customer_account",
+    "work365_account_subscriptions": "work365_subscription_customer_account",
+    "work365_provider_provideraccounts": "work365_provideraccount_provider_work365_provider",
+    "work365_billingcontract_subscriptions": "work365_subscription_billingcontract_work365_billingcontract",
+    "work365_subscription_licensechangelogs": "work365_licensechangelog_subscription_work365_subscription",
+}
+
+
+def _nav_name(logical: str) -> str:
+    """``work365_provideraccount_account`` → ``work365_ProviderAccount_Account``, as a schema name reads."""
+    prefix, _, rest = logical.partition("_")
+    words = {"provideraccount": "ProviderAccount", "billingcontract": "BillingContract",
+             "licensechangelog": "LicenseChangeLog", "parentsubscription": "ParentSubscription",
+             "linkedsubscription": "LinkedSubscription", "invoiceproduct": "InvoiceProduct", "pricelist": "PriceList"}
+    return prefix + "_" + "_".join(words.get(part, part.capitalize()) for part in rest.split("_"))
+
+
+def _published(entity: Entity) -> Entity:
+    renames = PUBLISHED.get(entity.logical_name, {})
+    attributes = []
+    for attr in entity.attributes:
+        new = renames.get(attr.logical_name)
+        if new is None:
+            attributes.append(attr)
+            continue
+        nav = _nav_name(new) if attr.is_lookup else None
+        attributes.append(replace(attr, logical_name=new, column=attr.logical_name, schema_name="", nav=nav,
+                                  option_set_name=attr.option_set_name and new))
+    collections = tuple(replace(c, name=PUBLISHED_COLLECTIONS.get(c.name, c.name),
+                                schema_name=PUBLISHED_COLLECTIONS.get(c.name, c.schema_name))
+                        for c in entity.collections)
+    primary = renames.get(entity.primary_name, entity.primary_name)
+    return replace(entity, attributes=tuple(attributes), collections=collections, primary_name=primary,
+                   naming="published")
+
+
+def _compact(entity: Entity) -> Entity:
+    return replace(entity, attributes=tuple(a for a in entity.attributes if not a.published_only),
+                   collections=tuple(c for c in entity.collections if not BY_LOGICAL[c.entity].published_only),
+                   naming="compact")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The tables as one naming shows them on the Web API (they are stored the same either way)."""
+
+    naming: str
+    entities: tuple[Entity, ...]
+
+    @cached_property
+    def by_logical(self) -> dict[str, Entity]:
+        return {e.logical_name: e for e in self.entities}
+
+    @cached_property
+    def by_set(self) -> dict[str, Entity]:
+        return {e.entity_set: e for e in self.entities}
+
+
+_CATALOGS: dict[str, Catalog] = {}
+
+
+def catalog(naming: str) -> Catalog:
+    """``published`` (Work 365's published, table-prefixed names) or ``compact`` (the shorter names
+    of earlier sandboxes, kept so that anything written against them keeps working)."""
+    if naming not in NAMINGS:
+        raise ValueError(f"unknown naming {naming!r}; use {' or '.join(NAMINGS)}")
+    if naming not in _CATALOGS:
+        build = _published if naming == "published" else _compact
+        _CATALOGS[naming] = Catalog(naming, tuple(build(e) for e in ENTITIES
+                                                  if naming == "published" or not e.published_only))
+    return _CATALOGS[naming]
 
 
 def option_value(entity: str, attribute: str, label: str) -> int:

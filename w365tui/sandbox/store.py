@@ -254,3 +254,10 @@ class Store:
                 for row in self.conn.execute(f'SELECT * FROM "{table}" ORDER BY 1, 2'):
                     lines.append(repr(tuple(row)))
         return "\n".join(lines)
+
+
+def naming_of(store: Store) -> str:
+    """The naming the database is served under: ``published``, or ``compact`` for databases built
+    before there was a choice (they were served under the compact names)."""
+    return store.meta("naming") or "compact"
+

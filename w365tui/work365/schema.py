@@ -25,7 +25,7 @@ from w365tui.clients.odata import DataverseClient, EntityMetadata
 from w365tui.domain.enums import LclEvent, LclStatus, ProviderType, ProvisioningStatus
 from w365tui.settings import SchemaOverrides
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Field kinds, and the metadata AttributeType each is found by.
 TEXT, INT, DATE, BOOL, MONEY, LOOKUP, OPTION = "text", "int", "date", "bool", "money", "lookup", "option"
@@ -94,10 +94,11 @@ ROLES: dict[str, RoleSpec] = {spec.role: spec for spec in (
         F("type", OPTION, option_set="provider_type", labels=("automatic", "manual"), model="type"),
     ), hint=("provider",), signature=("type",)),
     RoleSpec("provideraccount", "work365_provideraccount", (
-        F("name", TEXT, "work365_provideraccount_name", model="name"),
-        F("providerspecificid", TEXT, "work365_providerspecificaccountid", model="provider_specific_id"),
-        F("provider", LOOKUP, "work365_provider", target="provider", model="provider_id"),
-        F("account", LOOKUP, "work365_account", target="account", model="account_id"),
+        F("name", TEXT, "work365_provideraccount_name", primary_name=True, model="name"),
+        F("providerspecificid", TEXT, "work365_provideraccount_providerspecificaccountid", hint=("providerspecific",),
+          model="provider_specific_id"),
+        F("provider", LOOKUP, "work365_provideraccount_provider", target="provider", model="provider_id"),
+        F("account", LOOKUP, "work365_provideraccount_account", target="account", model="account_id"),
     )),
     RoleSpec("billingcontract", "work365_billingcontract", (
         F("name", TEXT, primary_name=True, model="name"),
@@ -111,12 +112,13 @@ ROLES: dict[str, RoleSpec] = {spec.role: spec for spec in (
         F("billingcontract", LOOKUP, "work365_invoice_billingcontract", target="billingcontract"),
     )),
     RoleSpec("subscription", "work365_subscription", (
-        F("name", TEXT, "work365_subscriptionname", model="name"),
+        F("name", TEXT, "work365_subscription_subscriptionname", primary_name=True, model="name"),
         F("customer", LOOKUP, "work365_subscription_customer", target="account", model="customer_id"),
-        F("billingcontract", LOOKUP, "work365_billingcontract", target="billingcontract",
+        F("billingcontract", LOOKUP, "work365_subscription_billingcontract", target="billingcontract",
           model="billing_contract_id"),
-        F("product", LOOKUP, "work365_product", target="product", model="product_id", required=False),
-        F("effectivestartdate", DATE, "work365_effectivestartdate", model="effective_start_date"),
+        F("product", LOOKUP, "work365_subscription_product", target="product", model="product_id", required=False),
+        F("effectivestartdate", DATE, "work365_subscription_effectivestartdate", hint=("effective",),
+          model="effective_start_date"),
         F("quantity", INT, hint=("quantity",), model="quantity"),
         F("provider", LOOKUP, target="provider", model="provider_id"),
         F("provideraccount", LOOKUP, target="provideraccount", model="provider_account_id"),
@@ -133,7 +135,8 @@ ROLES: dict[str, RoleSpec] = {spec.role: spec for spec in (
         F("provisioningstatus", OPTION, option_set="provisioning_status", labels=("awaiting_provisioning",),
           model="provisioning_status"),
         F("invoice", LOOKUP, target="invoice", model="invoice_id"),
-    ), hint=("changelog", "lcl"), signature=("subscription", "event"), status_set="lcl_status"),
+    ), hint=("licensechangelog", "changelog", "lcl"), signature=("subscription", "event", "provisioningstatus"),
+        status_set="lcl_status"),
 )}
 
 # Tables a lookup may point at without being a role of their own.
@@ -317,8 +320,12 @@ async def discover(dv: DataverseClient, overrides: SchemaOverrides | None = None
         if spec.role in logical:
             continue
         key = f"[profiles.<name>.schema.entities] {spec.role}"
-        hinted = [n for n in custom if any(h in n for h in spec.hint)]
-        for group in (hinted, [n for n in custom if n not in hinted and n not in logical.values()]):
+        # Tables named by the most telling hint first, then by the others, then any custom table.
+        groups: list[list[str]] = []
+        for hint in spec.hint:
+            groups.append([n for n in custom if hint in n and not any(n in g for g in groups)])
+        groups.append([n for n in custom if not any(n in g for g in groups) and n not in logical.values()])
+        for group in groups:
             matches = [n for n in group if found.qualifies(spec, await meta_of(n))]
             if matches:
                 logical[spec.role] = found.one(f"the {spec.role} table", key, matches)
