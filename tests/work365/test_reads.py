@@ -85,3 +85,24 @@ async def test_suggestions_for_the_demo_cases(session: Session) -> None:
     assert adatum[0].account.name == "A. Datum Corp" and "email domain adatum.com" in adatum[0].reasons
     coho = await ranked("Coho Winery", "cohowinery.com")
     assert coho[0].warnings == ("already mapped to 2 provider accounts of this provider",)
+
+
+async def test_a_subscription_with_more_lcls_than_the_inline_limit_gets_them_all(session: Session,
+                                                                                sandbox: Sandbox) -> None:
+    import uuid
+
+    from w365tui.sandbox.dataverse import EXPAND_INLINE_LIMIT
+    from w365tui.sandbox.schema import BY_LOGICAL
+
+    fabrikam = (await session.reads.search_accounts("Fabrikam"))[0]
+    (sub, lcls), *_ = [(s, x) for s, x in await session.reads.subscriptions(account_id=fabrikam.id)
+                       if s.quantity == 12 and len(x) == 1]
+    table = BY_LOGICAL["work365_licensechangelog"]
+    create = sandbox.store.conn.execute("SELECT work365_event FROM work365_licensechangelog WHERE "
+                                        "work365_subscription = ?", (str(sub.id),)).fetchone()[0]
+    for n in range(EXPAND_INLINE_LIMIT + 10):
+        sandbox.store.insert(table, {"work365_licensechangelogid": str(uuid.uuid4()), "work365_name": f"n{n}",
+                                     "work365_subscription": str(sub.id), "work365_event": create,
+                                     "work365_quantity": 0, "statecode": 0, "statuscode": 1})
+    again = {s.id: x for s, x in await session.reads.subscriptions(account_id=fabrikam.id)}
+    assert len(again[sub.id]) == EXPAND_INLINE_LIMIT + 11  # none silently lost

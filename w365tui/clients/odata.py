@@ -29,6 +29,8 @@ from w365tui.clients.http import (
 
 MAX_PAGE_SIZE = 5000
 MAX_BATCH = 1000
+#: Related rows a single-level ``$expand`` returns inline, per row (Dataverse's documented limit).
+EXPANDED_INLINE_LIMIT = 5000
 ODATA_HEADERS = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENTITY_ID = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
@@ -448,6 +450,34 @@ class DataverseClient:
             count = payload.get("@odata.count")
             yield Page(rows, count if isinstance(count, int) else None, next_link)
             url, params = next_link, None
+
+    async def related(self, row: Mapping[str, Any], navigation: str,
+                      page_size: int = MAX_PAGE_SIZE) -> list[dict[str, Any]]:
+        """Every row of an expanded collection-valued navigation property of ``row``.
+
+        A single-level ``$expand`` returns related rows inline without paging, up to
+        :data:`EXPANDED_INLINE_LIMIT`, with ``<property>@odata.nextLink`` to the whole filtered
+        collection; when the inline rows reach the limit there may be more, and the link is
+        followed (paged) instead.
+        """
+        inline = row.get(navigation) or []
+        link = row.get(f"{navigation}@odata.nextLink")
+        if not isinstance(inline, list) or not all(isinstance(r, dict) for r in inline):
+            raise ProtocolError(self.http.info("GET", navigation), f"the field '{navigation}' should hold JSON objects")
+        if len(inline) < EXPANDED_INLINE_LIMIT or not isinstance(link, str):
+            return list(inline)
+        return [r async for page in self._follow(link, page_size) for r in page.rows]
+
+    async def _follow(self, url: str, page_size: int) -> AsyncIterator[Page]:
+        headers = {"Prefer": f"odata.maxpagesize={page_size}"}
+        next_url: str | None = url
+        while next_url:
+            response = await self.http.request("GET", next_url, headers=headers)
+            payload = self.http.parse_json(response)
+            info = self.http.info("GET", response.request.url)
+            rows = require(info, payload, "value", list)
+            next_url = payload.get("@odata.nextLink") if isinstance(payload.get("@odata.nextLink"), str) else None
+            yield Page(rows, None, next_url)
 
     async def rows(self, query: Query, page_size: int = MAX_PAGE_SIZE) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = []

@@ -21,9 +21,7 @@ from w365tui.sandbox.errors import (
 from w365tui.sandbox.faults import Fault, FaultInjector
 from w365tui.sandbox.ion import IonService
 from w365tui.sandbox.store import Store, naming_of
-from w365tui.sandbox.wire import DropConnection, Request, Response, json_response
-
-MAX_BODY = 64 * 1024 * 1024
+from w365tui.sandbox.wire import MAX_BODY, DropConnection, Request, Response, json_response
 
 
 class SandboxApp:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ API_PREFIX = "/api/data/v9.2/"
 MAX_PAGE_SIZE = 5000
 COUNT_LIMIT = 5000
 AGGREGATE_LIMIT = 50000
+EXPAND_INLINE_LIMIT = 5000  # related rows a single-level $expand returns inline, per row
 JSON_TYPE = "application/json; odata.metadata=minimal"
 ODATA_VERSION = ("OData-Version", "4.0")
 
@@ -78,7 +80,7 @@ _ROUTE = re.compile(
     r"^(?P<set>[A-Za-z_][A-Za-z0-9_]*)"
     r"(?:\((?P<key>[^)]*)\))?"
     r"(?:/(?P<nav>[A-Za-z_][A-Za-z0-9_]*|\$count))?"
-    r"(?:/(?P<ref>\$ref))?$"
+    r"(?:/(?P<ref>\$ref|\$count))?$"
 )
 _SUPPORTED_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$expand", "$count", "$apply", "$skiptoken"}
 
@@ -122,7 +124,7 @@ class Prefer:
             name = name.strip().lower()
             value = value.strip().strip('"')
             if name == "odata.maxpagesize":
-                if not value.isdigit() or int(value) < 1:
+                if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < 1:
                     raise bad_request(f"The value '{value}' of the odata.maxpagesize preference is not valid.")
                 prefer.maxpagesize = min(int(value), MAX_PAGE_SIZE)
             elif name == "odata.include-annotations":
@@ -161,7 +163,7 @@ def _decode_skiptoken(token: str, query_hash: str) -> tuple[int, str | None]:
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         offset = int(data["o"])
         last_key = data.get("k")
-        if data.get("q") != query_hash or offset < 0 or not (last_key is None or isinstance(last_key, str)):
+        if data.get("q") != query_hash or not 0 <= offset < 2**62 or not (last_key is None or isinstance(last_key, str)):
             raise ValueError
         return offset, last_key
     except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
@@ -282,9 +284,14 @@ class DataverseService:
                 if name in options:
                     raise bad_request(f"Query option '{name}' was specified more than once, but it must be specified at most once.")
                 options[name] = value
-            elif name.startswith("@"):
-                raise bad_request(f"The parameter alias '{name}' is not supported by the sandbox.")
+            elif name.startswith("@") and not re.fullmatch(r"@[A-Za-z_][A-Za-z0-9_]*", name):
+                raise bad_request(f"The parameter alias '{name}' is not a valid name.")
         return options
+
+    @staticmethod
+    def _aliases(request: Request) -> dict[str, str]:
+        """The query's parameter aliases: ``@p1='x'`` for ``$filter=name eq @p1``."""
+        return {name: value for name, value in request.query_pairs() if name.startswith("@")}
 
     # -- reads ------------------------------------------------------------------------------
     def query(self, request: Request, entity: Entity, prefer: Prefer, *,
@@ -299,7 +306,7 @@ class DataverseService:
             where.append(f'm."{parent[0]}" = ?')
             params.append(parent[1])
         if "$filter" in options:
-            sql, filter_params = compile_filter(entity, options["$filter"])
+            sql, filter_params = compile_filter(entity, options["$filter"], aliases=self._aliases(request))
             where.append(sql)
             params.extend(filter_params)
         order = parse_orderby(entity, options["$orderby"]) if "$orderby" in options else ""
@@ -342,7 +349,7 @@ class DataverseService:
             payload["@odata.count"] = min(total, COUNT_LIMIT)
             if total > COUNT_LIMIT:
                 payload["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = True
-        payload["value"] = self.serialize_many(entity, rows, select, expand, prefer)
+        payload["value"] = self.serialize_many(entity, rows, select, expand, prefer, base)
         if more:
             last = rows[-1][entity.primary_id] if keyset and rows else None
             payload["@odata.nextLink"] = self._next_link(request, _encode_skiptoken(offset + len(rows), query_hash, last))
@@ -382,7 +389,7 @@ class DataverseService:
         where, params = ["1 = 1"], []
         for source in (options.get("$filter"),):
             if source:
-                sql, p = compile_filter(entity, source)
+                sql, p = compile_filter(entity, source, aliases=self._aliases(request))
                 where.append(sql)
                 params.extend(p)
         if plan.filter:
@@ -394,22 +401,32 @@ class DataverseService:
         ).fetchone()[0]
         if total > AGGREGATE_LIMIT:
             raise DataverseError(400, CODE_AGGREGATE_LIMIT, "AggregateQueryRecordLimit exceeded. Cannot perform this operation.")
-        group_cols = [f'm."{a.store}"' for a in plan.groupby]
+        group_cols = [g.sql for g in plan.groupby]
         select_sql = group_cols + [aggregate_sql(a) for a in plan.aggregates]
         sql = f'SELECT {", ".join(select_sql)} FROM "{entity.logical_name}" m WHERE {condition}'
         if group_cols:
             sql += f" GROUP BY {', '.join(group_cols)} ORDER BY {', '.join(group_cols)}"
         rows = self.store.conn.execute(sql, params).fetchall()
+        formatted = prefer.wants("OData.Community.Display.V1.FormattedValue")
+        cache: dict[tuple[str, str], str | None] = {}
         value = []
         for row in rows:
             item: dict[str, Any] = {}
-            for i, attr in enumerate(plan.groupby):
-                item[attr.web_name] = to_json(attr, row[i])
+            for i, group in enumerate(plan.groupby):
+                attr = group.attribute
+                holder = item.setdefault(group.nav, {}) if group.nav else item  # nav/col comes back nested
+                holder[attr.web_name] = to_json(attr, row[i])
+                label = self._formatted(attr, row[i], cache) if formatted and row[i] is not None else None
+                if label is not None:
+                    holder[f"{attr.web_name}@OData.Community.Display.V1.FormattedValue"] = label
             for j, agg in enumerate(plan.aggregates):
                 raw = row[len(plan.groupby) + j]
                 if agg.attribute is not None and agg.function in ("sum", "min", "max") and agg.attribute.type in (INTEGER, BIGINT):
                     raw = int(raw) if raw is not None else None
                 item[agg.alias] = raw
+                if formatted and isinstance(raw, int | float):
+                    item[f"{agg.alias}@OData.Community.Display.V1.FormattedValue"] = (
+                        f"{raw:,}" if isinstance(raw, int) else f"{raw:,.2f}")
             value.append(item)
         top = parse_top(options["$top"]) if "$top" in options else None
         if top is not None:
@@ -424,31 +441,44 @@ class DataverseService:
         row = self.store.get(entity, row_id)
         if row is None:
             raise not_found(entity.logical_name, row_id)
-        if request.header("if-none-match") == etag_of(row):
-            return Response(304, [ODATA_VERSION])
         select = parse_select(entity, options["$select"]) if "$select" in options else None
         expand = parse_expand(entity, options["$expand"]) if "$expand" in options else []
+        # An expanded or annotated answer holds more than the row's version: never "not modified".
+        if request.header("if-none-match") == etag_of(row) and not expand and not prefer.annotations:
+            return Response(304, [ODATA_VERSION])
         payload = {
             "@odata.context": f"{self.base(request)}$metadata#{entity.entity_set}{self._context_columns(select, expand)}/$entity",
-            **self.serialize_many(entity, [row], select, expand, prefer)[0],
+            **self.serialize_many(entity, [row], select, expand, prefer, self.base(request))[0],
         }
-        return self._ok(payload, extra=[("ETag", etag_of(row))])
+        extra = [("ETag", etag_of(row))]
+        if prefer.annotations:
+            extra.append(("Preference-Applied", f'odata.include-annotations="{prefer.annotations}"'))
+        return self._ok(payload, extra=extra)
 
     def navigate(self, request: Request, entity: Entity, row_id: str, nav: str, ref: str | None,
                  prefer: Prefer, content_ids: dict[str, str]) -> Response:
         row = self.store.get(entity, row_id)
-        if nav in entity.collections_by_name and not ref:
+        if nav in entity.collections_by_name and ref != "$ref":
             self._require(request, "GET")
             if row is None:
                 raise not_found(entity.logical_name, row_id)
             collection = entity.collections_by_name[nav]
             target = self.catalog.by_logical[collection.entity]
+            if ref == "$count":  # how many related rows: plain text, as for an entity set
+                total = self.store.conn.execute(
+                    f'SELECT COUNT(*) FROM "{target.logical_name}" WHERE "{collection.lookup}" = ?', (row_id,)).fetchone()[0]
+                return Response(200, [ODATA_VERSION, ("Content-Type", "text/plain")], str(min(total, COUNT_LIMIT)).encode())
             return self.query(request, target, prefer, parent=(collection.lookup, row_id), context_set=target.entity_set)
+        if ref == "$count":
+            raise DataverseError(404, CODE_RESOURCE_NOT_FOUND, f"Resource not found for the segment '{nav}/$count'.")
         lookup = entity.by_nav.get(nav)
         if lookup is None:
             attr = entity.by_web_name.get(nav)
-            if attr is not None and request.method == "PUT" and not ref:
-                return self.upsert(request, entity, row_id, prefer, content_ids, single_property=attr)
+            if attr is not None and not ref:
+                if request.method == "PUT":
+                    return self.upsert(request, entity, row_id, prefer, content_ids, single_property=attr)
+                if request.method in ("GET", "DELETE"):
+                    return self._one_column(request, entity, row_id, row, attr)
             raise DataverseError(404, CODE_RESOURCE_NOT_FOUND, f"Resource not found for the segment '{nav}'.")
         if row is None:
             raise not_found(entity.logical_name, row_id)
@@ -481,11 +511,14 @@ class DataverseService:
 
     # -- serialisation ----------------------------------------------------------------------
     def serialize_many(self, entity: Entity, rows: list[dict[str, Any]], select: list[Attribute] | None,
-                       expand: list, prefer: Prefer) -> list[dict[str, Any]]:
+                       expand: list, prefer: Prefer, base: str = "") -> list[dict[str, Any]]:
         attrs = list(select) if select else [a for a in entity.attributes]
         primary = entity.by_name[entity.primary_id]
         if primary not in attrs:
             attrs.append(primary)
+        currency = entity.by_name.get("transactioncurrencyid")
+        if currency is not None and currency not in attrs and any(a.type == MONEY for a in attrs):
+            attrs.append(currency)  # a money value comes with its currency
         formatted = prefer.wants("OData.Community.Display.V1.FormattedValue")
         lookup_names = prefer.wants("Microsoft.Dynamics.CRM.lookuplogicalname")
         names_cache: dict[tuple[str, str], str | None] = {}
@@ -498,7 +531,7 @@ class DataverseService:
                 if raw is None:
                     continue
                 if formatted:
-                    label = self._formatted(attr, raw, names_cache)
+                    label = self._formatted(attr, raw, names_cache, row)
                     if label is not None:
                         item[f"{attr.web_name}@OData.Community.Display.V1.FormattedValue"] = label
                 if attr.is_lookup and lookup_names:
@@ -506,10 +539,11 @@ class DataverseService:
                     item[f"{attr.web_name}@Microsoft.Dynamics.CRM.lookuplogicalname"] = attr.target
             result.append(item)
         for spec in expand:
-            self._expand(entity, rows, result, spec, prefer)
+            self._expand(entity, rows, result, spec, prefer, base)
         return result
 
-    def _expand(self, entity: Entity, rows: list[dict[str, Any]], out: list[dict[str, Any]], spec, prefer: Prefer) -> None:
+    def _expand(self, entity: Entity, rows: list[dict[str, Any]], out: list[dict[str, Any]], spec, prefer: Prefer,
+                base: str) -> None:
         target: Entity = spec.target
         if spec.single is not None:
             ids = sorted({r[spec.single.store] for r in rows if r.get(spec.single.store)})
@@ -522,7 +556,8 @@ class DataverseService:
                     found[r[target.primary_id]] = dict(r)
             serialized = {
                 key: value
-                for key, value in zip(found, self.serialize_many(target, list(found.values()), spec.select, [], prefer), strict=True)
+                for key, value in zip(found, self.serialize_many(target, list(found.values()), spec.select, [], prefer,
+                                                                 base), strict=True)
             }
             for row, item in zip(rows, out, strict=True):
                 ref = row.get(spec.single.store)
@@ -547,16 +582,21 @@ class DataverseService:
             kids = children[pid]
             if spec.top is not None:
                 kids = kids[: spec.top]
-            item[spec.name] = self.serialize_many(target, kids, spec.select, [], prefer)
+            # No paging inside a single-level $expand: up to the inline limit, and a link to the
+            # filtered collection (the expand's options, no paging) for the rest.
+            item[spec.name] = self.serialize_many(target, kids[:EXPAND_INLINE_LIMIT], spec.select, [], prefer, base)
+            query = f"?{spec.query}" if spec.query else ""
+            item[f"{spec.name}@odata.nextLink"] = f"{base}{entity.entity_set}({pid})/{spec.name}{query}"
 
-    def _formatted(self, attr: Attribute, raw: Any, cache: dict[tuple[str, str], str | None]) -> str | None:
+    def _formatted(self, attr: Attribute, raw: Any, cache: dict[tuple[str, str], str | None],
+                   row: dict[str, Any] | None = None) -> str | None:
         if attr.is_option:
             option = attr.option(int(raw))
             return option.label if option else None
         if attr.type == BOOLEAN:
             return "Yes" if raw else "No"
         if attr.type == MONEY:
-            return f"{float(raw):,.2f}"
+            return f"{self._currency_symbol((row or {}).get('transactioncurrencyid'), cache)}{float(raw):,.2f}"
         if attr.type == DATETIME:
             return str(raw)[:10] if attr.date_only else str(raw).replace("T", " ").rstrip("Z")
         if attr.is_lookup:
@@ -571,6 +611,35 @@ class DataverseService:
             return cache[key]
         return None
 
+    def _currency_symbol(self, currency_id: Any, cache: dict[tuple[str, str], str | None]) -> str:
+        if not currency_id:
+            return ""
+        key = ("currencysymbol", str(currency_id))
+        if key not in cache:
+            found = self.store.conn.execute(
+                'SELECT "currencysymbol" FROM "transactioncurrency" WHERE "transactioncurrencyid" = ?', (currency_id,)
+            ).fetchone()
+            cache[key] = found[0] if found else None
+        return cache[key] or ""
+
+    def _one_column(self, request: Request, entity: Entity, row_id: str, row: dict[str, Any] | None,
+                    attr: Attribute) -> Response:
+        """``GET set(id)/column`` reads one value; ``DELETE`` clears it."""
+        if row is None:
+            raise not_found(entity.logical_name, row_id)
+        if request.method == "GET":
+            raw = row.get(attr.store)
+            if raw is None:
+                return Response(204, [ODATA_VERSION])
+            return self._ok({"@odata.context": f"{self.base(request)}$metadata#{entity.entity_set}({row_id})/"
+                                               f"{attr.web_name}", "value": to_json(attr, raw)})
+        if attr.is_lookup or attr.logical_name == entity.primary_id or attr.type in (STATE, STATUS) or attr.read_only:
+            raise bad_request(f"The property '{attr.logical_name}' cannot be cleared this way.")
+        self._check_etag(entity, row, request, row_id)
+        self._before_update(entity, row, {attr.store: None})
+        self.store.update(entity, row_id, {attr.store: None})
+        return Response(204, [ODATA_VERSION])
+
     # -- writes -----------------------------------------------------------------------------
     def _body(self, request: Request, entity: Entity) -> Any:
         if not request.body.strip():
@@ -582,6 +651,8 @@ class DataverseService:
             return json.loads(request.body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise payload_error(entity.entity_set, f"The request body is not valid JSON: {exc}.") from None
+        except RecursionError:
+            raise payload_error(entity.entity_set, "The request body is JSON nested too deeply.") from None
 
     def _values(self, request: Request, entity: Entity, body: Any, content_ids: dict[str, str],
                 row_id: str | None) -> dict[str, Any]:
@@ -645,6 +716,10 @@ class DataverseService:
         if attr.is_string:
             if not isinstance(value, str):
                 raise cannot()
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate (\ud800) is not text
+                raise cannot() from None
             if attr.max_length is not None and len(value) > attr.max_length:
                 raise DataverseError(
                     400, CODE_VALIDATION,
@@ -668,7 +743,9 @@ class DataverseService:
                 )
             low = attr.min_value if attr.min_value is not None else -(2**31)
             high = attr.max_value if attr.max_value is not None else 2**31 - 1
-            if attr.type != BIGINT and not low <= value <= high:
+            if attr.type == BIGINT:
+                low, high = -(2**63), 2**63 - 1
+            if not low <= value <= high:
                 raise DataverseError(
                     400, CODE_VALIDATION,
                     f"A validation error occurred. The value {value} of '{attr.logical_name}' on record of type "
@@ -678,7 +755,16 @@ class DataverseService:
         if attr.type in (DECIMAL, MONEY):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise cannot()
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:
+                raise cannot() from None
+            if not math.isfinite(number) or abs(number) > 1e15:
+                raise DataverseError(
+                    400, CODE_VALIDATION,
+                    f"A validation error occurred. The value of '{attr.logical_name}' on record of type "
+                    f"'{entity.logical_name}' is outside the valid range.")
+            return number
         if attr.type == DATETIME:
             if not isinstance(value, str):
                 raise cannot()
@@ -825,8 +911,9 @@ class DataverseService:
             select = parse_select(entity, options["$select"]) if "$select" in options else None
             payload = {
                 "@odata.context": f"{self.base(request)}$metadata#{entity.entity_set}{self._context_columns(select, [])}/$entity",
-                **self.serialize_many(entity, [row], select, [], prefer)[0],
+                **self.serialize_many(entity, [row], select, [], prefer, self.base(request))[0],
             }
+            headers = [h for h in headers if h[0] != "OData-EntityId"]  # the body says which row it is
             headers.append(("Preference-Applied", "return=representation"))
             return json_response(201 if created else 200, payload, headers, content_type=JSON_TYPE)
         return Response(204, headers)

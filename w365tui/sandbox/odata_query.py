@@ -9,10 +9,12 @@ metadata, so no request text reaches SQL except as a bound value.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from w365tui.sandbox.errors import bad_request
 from w365tui.sandbox.schema import (
@@ -40,14 +42,16 @@ _TOKEN = re.compile(
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)
   | (?P<date>\d{4}-\d{2}-\d{2}(?![\w:]))
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[mMdDfFlL]?(?![\w]))
+  | (?P<alias>@[A-Za-z_][A-Za-z0-9_]*)
   | (?P<ident>[A-Za-z_$][A-Za-z0-9_.]*)
-  | (?P<punct>[(),/])
+  | (?P<punct>[(),/\[\]:=])
     """,
     re.VERBOSE,
 )
 
 _COMPARISONS = {"eq": "=", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _FUNCTIONS = {"contains": "dv_contains", "startswith": "dv_startswith", "endswith": "dv_endswith"}
+_QUERY_FUNCTIONS = ("In", "NotIn", "Between", "NotBetween")
 _NUMERIC = {INTEGER, BIGINT, DECIMAL, MONEY, PICKLIST, STATE, STATUS}
 _AGGREGATES = {"sum": "SUM", "min": "MIN", "max": "MAX", "average": "AVG", "countdistinct": "COUNT(DISTINCT"}
 
@@ -57,6 +61,12 @@ class Token:
     kind: str
     text: str
     pos: int
+
+
+_QUERY_SAFE = "$,()'/:@*"
+MAX_FILTER_DEPTH = 64
+MAX_FILTER_CONDITIONS = 500
+MAX_ORDERBY = 32
 
 
 def _type_name(entity: Entity) -> str:
@@ -97,13 +107,23 @@ class PropertyRef:
 class _FilterParser:
     """Recursive descent over the token list, emitting SQL with ``?`` parameters."""
 
-    def __init__(self, entity: Entity, text: str, alias: str):
+    def __init__(self, entity: Entity, text: str, alias: str, aliases: dict[str, str] | None = None,
+                 tokens: list[Token] | None = None, variable: str | None = None):
         self.entity = entity
         self.text = text
         self.alias = alias
-        self.tokens = tokenize(text)
+        self.aliases = aliases or {}  # parameter aliases (@p1=…) given beside the $filter
+        self.tokens = tokenize(text) if tokens is None else tokens
+        self.variable = variable  # a lambda's range variable (l in any(l: l/col eq 1))
         self.index = 0
         self.params: list[Any] = []
+        self.depth = 0  # nesting of parentheses and not
+        self.conditions = 0
+
+    def nested(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_FILTER_DEPTH:
+            raise bad_request(f"The $filter expression is nested more than {MAX_FILTER_DEPTH} levels deep.")
 
     # -- token helpers ----------------------------------------------------------------------
     def peek(self, offset: int = 0) -> Token | None:
@@ -156,8 +176,13 @@ class _FilterParser:
     def not_expr(self) -> str:
         if self.at_keyword("not"):
             self.take()
+            self.nested()
             inner = self.not_expr()
+            self.depth -= 1
             return f"(NOT COALESCE({inner}, 0))"
+        self.conditions += 1
+        if self.conditions > MAX_FILTER_CONDITIONS:
+            raise bad_request(f"The $filter expression holds more than {MAX_FILTER_CONDITIONS} conditions.")
         return self.comparison()
 
     def comparison(self) -> str:
@@ -166,11 +191,18 @@ class _FilterParser:
             raise bad_request(f"Syntax error: unexpected end of expression in '{self.text}'.")
         if token.text == "(":
             self.take()
+            self.nested()
             inner = self.or_expr()
             self.expect(")")
+            self.depth -= 1
             return inner
         if token.kind == "ident" and token.text in _FUNCTIONS and (self.peek(1) or token).text == "(":
             return self.function()
+        if token.kind == "ident" and token.text.startswith("Microsoft.Dynamics.CRM."):
+            return self.query_function()
+        if (token.kind == "ident" and token.text in self.entity.collections_by_name
+                and (self.peek(1) or token).text == "/"):
+            return self.lambda_()
         left = self.operand()
         op_token = self.peek()
         if op_token is None or op_token.kind != "ident" or op_token.text not in _COMPARISONS:
@@ -196,8 +228,103 @@ class _FilterParser:
         self.params.append(needle.value)
         return f"COALESCE({_FUNCTIONS[name]}({target.sql}, ?), 0)"
 
+    def query_function(self) -> str:
+        """``Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=['a','b'])`` and its relatives."""
+        token = self.take()
+        name = token.text.removeprefix("Microsoft.Dynamics.CRM.")
+        if name not in _QUERY_FUNCTIONS:
+            raise bad_request(f"The query function '{token.text}' is not supported.")
+        self.expect("(")
+        args: dict[str, Any] = {}
+        while (self.peek() or token).text != ")":
+            key = self.take()
+            if key.kind != "ident":
+                raise bad_request(f"Syntax error at position {key.pos} in '{self.text}': expected a parameter name.")
+            self.expect("=")
+            args[key.text] = self.argument()
+            if (self.peek() or token).text == ",":
+                self.take()
+        self.expect(")")
+        if set(args) - {"PropertyName", "PropertyValue", "PropertyValues"} or "PropertyName" not in args:
+            raise bad_request(f"The query function '{name}' takes PropertyName and PropertyValue(s).")
+        column = args["PropertyName"]
+        if not isinstance(column, Literal) or column.kind != "string":
+            raise bad_request(f"The PropertyName of '{name}' must be a string naming a column.")
+        ref = self.property_path(Token("ident", column.value, token.pos))
+        values = args.get("PropertyValues")
+        if not isinstance(values, list) or not values:
+            raise bad_request(f"The query function '{name}' needs PropertyValues, a non-empty list.")
+        coerced = [self.coerce(ref.attribute, v, "eq") for v in values]
+        if ref.attribute.is_string:
+            coerced = [fold(v) for v in coerced]
+            column_sql = f"dv_fold({ref.sql})"
+        else:
+            column_sql = ref.sql
+        if name in ("In", "NotIn"):
+            self.params.extend(coerced)
+            sql = f"({column_sql} IN ({','.join('?' for _ in coerced)}))"
+        else:
+            if len(coerced) != 2:
+                raise bad_request(f"The query function '{name}' needs two PropertyValues.")
+            self.params.extend(coerced)
+            sql = f"({column_sql} BETWEEN ? AND ?)"
+        return f"(NOT COALESCE({sql}, 0))" if name.startswith("Not") else f"COALESCE({sql}, 0)"
+
+    def argument(self) -> Any:
+        """A query function's argument: a literal, an alias, or a [list] of them."""
+        if (self.peek() or Token("", "", 0)).text == "[":
+            self.take()
+            items: list[Literal] = []
+            while (self.peek() or Token("", "]", 0)).text != "]":
+                item = self.operand()
+                if not isinstance(item, Literal):
+                    raise bad_request("A list of property values holds literals only.")
+                items.append(item)
+                if (self.peek() or Token("", "", 0)).text == ",":
+                    self.take()
+            self.expect("]")
+            return items
+        value = self.operand()
+        if isinstance(value, Literal) and value.kind == "list":
+            return value.value
+        return value
+
+    def lambda_(self) -> str:
+        """``nav/any(x: x/col eq 1)``, ``nav/all(x: …)`` and ``nav/any()`` over related rows."""
+        collection = self.entity.collections_by_name[self.take().text]
+        self.expect("/")
+        operator = self.take()
+        if operator.text not in ("any", "all"):
+            raise bad_request(f"Syntax error at position {operator.pos} in '{self.text}': expected any or all.")
+        self.expect("(")
+        target = self.entity.catalog.by_logical[collection.entity]
+        alias = f"l{self.depth}_{self.index}"
+        link = f'{alias}."{collection.lookup}" = {self.alias}."{self.entity.primary_id}"'
+        if (self.peek() or operator).text == ")":
+            self.take()
+            if operator.text == "all":
+                raise bad_request("all() needs a condition.")
+            return f'EXISTS (SELECT 1 FROM "{target.logical_name}" {alias} WHERE {link})'
+        variable = self.take()
+        if variable.kind != "ident":
+            raise bad_request(f"Syntax error at position {variable.pos} in '{self.text}': expected a variable name.")
+        self.expect(":")
+        self.nested()
+        inner = _FilterParser(target, self.text, alias, self.aliases, self.tokens, variable.text)
+        inner.index, inner.depth, inner.conditions = self.index, self.depth, self.conditions
+        condition = inner.or_expr()
+        self.index, self.conditions = inner.index, inner.conditions
+        self.params.extend(inner.params)
+        self.depth -= 1
+        self.expect(")")
+        if operator.text == "any":
+            return f'EXISTS (SELECT 1 FROM "{target.logical_name}" {alias} WHERE {link} AND COALESCE({condition}, 0))'
+        return f'NOT EXISTS (SELECT 1 FROM "{target.logical_name}" {alias} WHERE {link} AND NOT COALESCE({condition}, 0))'
+
     def operand(self) -> PropertyRef | Literal:
         token = self.take()
+        if token.kind == "alias":
+            return self.aliased(token)
         if token.kind == "string":
             return Literal("string", token.text[1:-1].replace("''", "'"), "Edm.String")
         if token.kind == "guid":
@@ -210,6 +337,10 @@ class _FilterParser:
         if token.kind == "number":
             raw = token.text.rstrip("mMdDfFlL")
             value: int | float = float(raw) if any(c in raw for c in ".eE") else int(raw)
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise bad_request(f"The number literal '{token.text}' in '{self.text}' is out of range for Edm.Int64.")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise bad_request(f"The number literal '{token.text}' in '{self.text}' is out of range for Edm.Double.")
             edm = "Edm.Int32" if isinstance(value, int) else "Edm.Decimal"
             return Literal("number", value, edm)
         if token.kind == "ident":
@@ -220,8 +351,33 @@ class _FilterParser:
             return self.property_path(token)
         raise bad_request(f"Syntax error at position {token.pos} in '{self.text}'.")
 
+    def aliased(self, token: Token) -> Literal:
+        """A parameter alias's value: one literal, or a [list] of literals."""
+        if token.text not in self.aliases:
+            raise bad_request(f"The parameter alias '{token.text}' has no value in the query.")
+        value = self.aliases[token.text]
+        sub = _FilterParser(self.entity, value, self.alias)
+        if sub.peek() is not None and sub.peek().text == "[":  # type: ignore[union-attr]
+            items = sub.argument()
+            literal = Literal("list", items, "Collection")
+        else:
+            literal = sub.operand()  # type: ignore[assignment]
+        if sub.peek() is not None or not isinstance(literal, Literal):
+            raise bad_request(f"The value of the parameter alias '{token.text}' must be a literal.")
+        return literal
+
     def property_path(self, token: Token) -> PropertyRef:
         name = token.text
+        if self.variable is not None:  # inside a lambda every property is the range variable's
+            if name != self.variable or (self.peek() or token).text != "/":
+                raise bad_request(f"Inside the lambda, name properties through '{self.variable}/'.")
+            self.take()
+            token = self.take()
+            name = token.text
+            attr = self.entity.by_web_name.get(name)
+            if attr is None:
+                raise no_property(self.entity, name)
+            return PropertyRef(attr, f'{self.alias}."{attr.store}"')
         if (self.peek() or token).text == "/":
             self.take()
             prop = self.take()
@@ -323,9 +479,11 @@ def _normalise_datetime(text: str, source: str) -> str:
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def compile_filter(entity: Entity, text: str, alias: str = "m") -> tuple[str, list[Any]]:
-    """``$filter`` text → (SQL boolean expression, parameters)."""
-    parser = _FilterParser(entity, text, alias)
+def compile_filter(entity: Entity, text: str, alias: str = "m",
+                   aliases: dict[str, str] | None = None) -> tuple[str, list[Any]]:
+    """``$filter`` text → (SQL boolean expression, parameters); ``aliases`` are the query's
+    parameter aliases (``@p1=…``)."""
+    parser = _FilterParser(entity, text, alias, aliases)
     sql = parser.parse()
     return sql, parser.params
 
@@ -369,7 +527,10 @@ def parse_select(entity: Entity, text: str) -> list[Attribute]:
 
 def parse_orderby(entity: Entity, text: str, alias: str = "m") -> str:
     clauses: list[str] = []
-    for item in split_top_level(text):
+    items = split_top_level(text)
+    if len(items) > MAX_ORDERBY:
+        raise bad_request(f"The $orderby option names more than {MAX_ORDERBY} columns.")
+    for item in items:
         words = item.split()
         if not words or len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
             raise bad_request(f"Syntax error in $orderby '{text}'.")
@@ -383,7 +544,7 @@ def parse_orderby(entity: Entity, text: str, alias: str = "m") -> str:
 
 
 def parse_top(text: str) -> int:
-    if not re.fullmatch(r"\d+", text.strip()):
+    if not re.fullmatch(r"[0-9]{1,18}", text.strip()):  # ASCII digits only, as OData's grammar has them
         raise bad_request(f"Invalid value '{text}' for $top query option found. The $top query option requires a non-negative integer value.")
     return int(text)
 
@@ -399,6 +560,7 @@ class ExpandItem:
     orderby: str | None = None
     top: int | None = None
     target: Entity = field(default=None)  # type: ignore[assignment]
+    query: str = ""  # the expand's $select/$filter/$orderby as a query string, for its next link
 
 
 def parse_expand(entity: Entity, text: str) -> list[ExpandItem]:
@@ -419,9 +581,12 @@ def parse_expand(entity: Entity, text: str) -> list[ExpandItem]:
         else:
             raise no_property(entity, name)
         if options:
+            kept = []
             for option in split_top_level(options, ";"):
                 key, _, value = option.partition("=")
                 key = key.strip()
+                if key in ("$select", "$filter", "$orderby"):
+                    kept.append(f"{key}={quote(value.strip(), safe=_QUERY_SAFE)}")
                 if key == "$select":
                     item.select = parse_select(target, value)
                 elif key == "$filter" and item.collection_entity is not None:
@@ -432,6 +597,7 @@ def parse_expand(entity: Entity, text: str) -> list[ExpandItem]:
                     item.top = parse_top(value)
                 else:
                     raise bad_request(f"The query option '{key}' is not supported inside $expand of '{name}'.")
+            item.query = "&".join(kept)
         items.append(item)
     return items
 
@@ -444,10 +610,43 @@ class Aggregate:
 
 
 @dataclass
+class GroupColumn:
+    """A groupby column: one of the entity's, or a related table's through a lookup (``nav/col``)."""
+
+    attribute: Attribute
+    sql: str
+    nav: str | None = None
+
+
+@dataclass
 class ApplyPlan:
     filter: tuple[str, list[Any]] | None
-    groupby: list[Attribute]
+    groupby: list[GroupColumn]
     aggregates: list[Aggregate]
+
+
+def _group_columns(entity: Entity, text: str) -> list[GroupColumn]:
+    columns = []
+    for item in split_top_level(text):
+        name = item.strip()
+        if "/" in name:
+            nav_name, _, prop = name.partition("/")
+            nav = entity.by_nav.get(nav_name.strip())
+            if nav is None:
+                raise no_property(entity, nav_name.strip())
+            target = entity.catalog.by_logical[nav.target or ""]
+            attr = target.by_web_name.get(prop.strip())
+            if attr is None:
+                raise no_property(target, prop.strip())
+            sql = (f'(SELECT t."{attr.store}" FROM "{target.logical_name}" t '
+                   f'WHERE t."{target.primary_id}" = m."{nav.store}")')
+            columns.append(GroupColumn(attr, sql, nav_name.strip()))
+            continue
+        attr = entity.by_web_name.get(name)
+        if attr is None:
+            raise no_property(entity, name)
+        columns.append(GroupColumn(attr, f'm."{attr.store}"'))
+    return columns
 
 
 def parse_apply(entity: Entity, text: str) -> ApplyPlan:
@@ -464,7 +663,7 @@ def parse_apply(entity: Entity, text: str) -> ApplyPlan:
             columns = args[0]
             if not (columns.startswith("(") and columns.endswith(")")):
                 raise bad_request(f"Syntax error in groupby '{body}'.")
-            plan.groupby = parse_select(entity, columns[1:-1])
+            plan.groupby = _group_columns(entity, columns[1:-1])
             for extra in args[1:]:
                 inner = re.fullmatch(r"aggregate\((.*)\)", extra, re.DOTALL)
                 if not inner:

@@ -16,9 +16,17 @@ from typing import Any
 
 import h11
 
-from w365tui.sandbox.wire import REASONS, DropConnection
+from w365tui.sandbox.wire import MAX_BODY, REASONS, DropConnection, too_large_body
 
 MAX_HEADER = 64 * 1024
+
+
+class _TooLarge(Exception):
+    """A request body past the sandbox's limit (its path, for the error's shape)."""
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        self.path = path.split("?", 1)[0]
 
 
 class LoopbackServer:
@@ -108,7 +116,17 @@ class LoopbackServer:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER)
         try:
             while True:
-                request, body = await self._read_request(conn, reader)
+                try:
+                    request, body = await self._read_request(conn, reader)
+                except _TooLarge as refused:  # answered before the body is read any further, then closed
+                    message = too_large_body(refused.path)
+                    writer.write(conn.send(h11.Response(status_code=413, headers=[
+                        ("content-type", "application/json"), ("content-length", str(len(message))),
+                        ("connection", "close")], reason=b"Payload Too Large")))
+                    writer.write(conn.send(h11.Data(data=message)))
+                    await writer.drain()
+                    await self._discard(reader, writer)
+                    return
                 if request is None:
                     return
                 try:
@@ -147,6 +165,20 @@ class LoopbackServer:
                 writer.close()
 
     @staticmethod
+    async def _discard(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seconds: float = 1.0) -> None:
+        """Let the client read the refusal: closing with its unread body would reset the
+        connection and lose the answer. What it still sends is read and dropped, for a moment."""
+        with contextlib.suppress(Exception):
+            if writer.can_write_eof():
+                writer.write_eof()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        with contextlib.suppress(Exception):
+            while loop.time() < deadline:
+                if not await asyncio.wait_for(reader.read(1 << 20), deadline - loop.time()):
+                    return
+
+    @staticmethod
     async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> tuple[h11.Request | None, bytes]:
         request: h11.Request | None = None
         body = bytearray()
@@ -160,8 +192,13 @@ class LoopbackServer:
                 continue
             if isinstance(event, h11.Request):
                 request = event
+                length = dict(event.headers).get(b"content-length", b"0")
+                if length.isdigit() and int(length) > MAX_BODY:
+                    raise _TooLarge(event.target.decode("latin-1"))
             elif isinstance(event, h11.Data):
                 body += event.data
+                if len(body) > MAX_BODY:
+                    raise _TooLarge(request.target.decode("latin-1") if request else "/")
             elif isinstance(event, h11.EndOfMessage):
                 return request, bytes(body)
             elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:

@@ -65,5 +65,22 @@ REASONS = {
 
 def json_response(status: int, payload: Any, headers: list[tuple[str, str]] | None = None,
                   content_type: str = "application/json") -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # "surrogatepass" would write invalid UTF-8; a lone surrogate echoed in an error is escaped instead
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
     return Response(status, [("Content-Type", content_type), *(headers or [])], body)
+
+
+#: The largest request body the sandbox takes; a larger one is refused as it streams in, never
+#: buffered whole. (A $batch of 1,000 operations is a few megabytes.)
+MAX_BODY = 32 * 1024 * 1024
+
+
+def too_large_body(path: str) -> bytes:
+    """A 413 body in the shape of the service the path belongs to."""
+    if path.startswith(("/oauth/", "/api/v3/")):
+        payload: dict[str, Any] = {"error": "INVALID_ARGUMENT", "message": "The request body is too large.",
+                                   "code": 413, "details": []}
+    else:
+        payload = {"error": {"code": "0x80040216", "message": "The request body is too large."}}
+    return json.dumps(payload).encode()
+

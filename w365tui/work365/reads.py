@@ -235,8 +235,9 @@ class Reads:
                       orderby=[t.column("name")], expand=[expand])
         result = []
         for row in await self.dv.rows(query, page_size):
+            lcls = await self.dv.related(row, t.collections["lcls"])  # all of them, past the inline limit too
             result.append((model(self.schema, "subscription", row),
-                           [model(self.schema, "licensechangelog", r) for r in row.get(t.collections["lcls"]) or []]))
+                           [model(self.schema, "licensechangelog", r) for r in lcls]))
         return result
 
     # -- rows as they are now --------------------------------------------------------------------
