@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import httpx
 import pytest
 
@@ -131,17 +135,152 @@ def test_subscription_detail_by_internal_id(sandbox: Sandbox, ion: httpx.Client,
     assert wrong_customer.status_code == 404 and wrong_customer.json()["error"] == "NOT_FOUND"
 
 
-def test_sandbox_responses_have_the_shape_of_the_real_ones(sandbox: Sandbox, ion: httpx.Client,
-                                                           auth: dict[str, str]) -> None:
-    import json
-    from pathlib import Path
+# -- the shape of the real responses ----------------------------------------------------------
 
-    real = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "subscriptions-list.real.json").read_text())
-    ours = ion.get(f"{base(sandbox)}/subscriptions", params={"pagination.limit": 1}, headers=auth).json()
-    assert set(ours) == set(real)
-    real_keys = set().union(*(item.keys() for item in real["items"]))
-    missing = real_keys - set(ours["items"][0]) - {"isvId", "customerPO", "resellerPO", "cancellationAllowedUntilDate",
-                                                   "subscriptionProductId", "subscriptionSkuId"}
-    assert missing == set()
-    for key in ("subscriptionTotalLicenses", "subscriptionStatus", "id", "customerId"):
-        assert type(ours["items"][0][key]) is type(real["items"][0][key])
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+Shape = set[tuple[str, str]]
+
+
+def real(name: str) -> Any:
+    return json.loads((FIXTURES / f"{name}.real.json").read_text())
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a decoded value.
+
+    int and float are one type, ``number``: JSON has a single number type, and the real data
+    itself writes a price as ``0`` on one row and ``63.8452759`` on the next.
+
+    ``null`` is a type of its own, not "a string that may be missing". The captured responses
+    never carry a null: a subscription with no PO number or part number leaves the key out. So
+    a null where they have a string is a different shape and fails; a key the real API may
+    leave out is an optional key, checked by presence (see ``optional``), never by accepting
+    null.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    assert isinstance(value, dict), f"not a JSON value: {value!r}"
+    return "object"
+
+
+def shape(value: Any, path: str = "$") -> Shape:
+    """Every (key path, JSON type) in ``value``; a list's items share the path ``…[]``."""
+    pairs = {(path, json_type(value))}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            pairs |= shape(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            pairs |= shape(item, f"{path}[]")
+    return pairs
+
+
+def paths(value: Any, path: str = "$") -> set[str]:
+    return {p for p, _ in shape(value, path)}
+
+
+def optional(value: Any, path: str = "$") -> set[str]:
+    """Key paths inside lists that some items have and others lack."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found |= optional(item, f"{path}.{key}")
+    elif isinstance(value, list) and value:
+        each = [paths(item, f"{path}[]") for item in value]
+        found |= set.union(*each) - set.intersection(*each)
+        for item in value:
+            found |= optional(item, f"{path}[]")
+    return found
+
+
+def top_level(paths_in_items: set[str]) -> set[str]:
+    """``$.items[].x`` → ``$.x``: a list item's paths as a detail response's."""
+    prefix = "$.items[]"
+    return {"$" + p[len(prefix):] for p in paths_in_items if p.startswith(prefix + ".")}
+
+
+def token(sandbox: Sandbox, ion: httpx.Client) -> dict[str, str]:
+    response = refresh(ion, sandbox.new_ion_refresh_token())
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_the_subscription_list_has_the_shape_of_the_real_one(sandbox: Sandbox, ion: httpx.Client,
+                                                             auth: dict[str, str]) -> None:
+    listed = real("subscriptions-list")
+    item_shape = {pair for pair in shape(listed) if pair[0].startswith("$.items[]")}
+    kept_out = optional(listed)
+    assert kept_out == {"$.items[].mfgPartNumber", "$.items[].resellerPO", "$.items[].customerPO"}
+    required = paths(listed) - kept_out - {"$.items[]"}  # "$.items[]" itself: an empty page has none
+    everything = ion.get(f"{base(sandbox)}/subscriptions",
+                         params={"pagination.limit": 1000, "pagination.offset": 0}, headers=auth).json()
+    assert len(everything["items"]) == everything["paginationResponse"]["totalSize"] > 7
+    # taken together, the sandbox's rows have exactly the real rows' key paths and types
+    assert shape(everything) == shape(listed)
+    # and keys come and go on the same paths only: on some rows and not others
+    assert optional(everything) == kept_out
+    holder = sandbox.store.conn.execute(
+        "SELECT customer_id FROM ion_subscription WHERE mfg_part_number IS NULL ORDER BY id").fetchone()[0]
+    one_customer = ion.get(f"{base(sandbox)}/subscriptions", params={
+        "customerId": holder, "pagination.limit": 100, "pagination.offset": 0}, headers=auth).json()
+    assert {item["customerId"] for item in one_customer["items"]} == {str(holder)}
+    for page in (everything, one_customer):
+        assert shape(page) <= shape(listed)
+        assert required <= paths(page)
+        for item in page["items"]:
+            row = shape(item, "$.items[]")
+            assert row <= item_shape, f"row {item['id']}: {sorted(row - item_shape)} not in the real rows"
+            missing = {p for p in required if p.startswith("$.items[].")} - paths(item, "$.items[]")
+            assert not missing, f"row {item['id']} lacks {sorted(missing)}"
+        SubscriptionsPage.model_validate(page)
+    # the real list holds a customer's Azure plans (no part number) beside their licences (with one)
+    with_part = ["mfgPartNumber" in item for item in one_customer["items"]]
+    assert True in with_part and False in with_part
+
+
+def test_subscription_details_have_the_shape_of_the_real_one(sandbox: Sandbox, ion: httpx.Client,
+                                                             auth: dict[str, str]) -> None:
+    detail = real("subscription-detail")
+    kept_out = top_level(optional(real("subscriptions-list")))  # mfgPartNumber, resellerPO, customerPO
+    assert kept_out <= paths(detail)  # the captured detail has them all
+    assert not optional(detail)  # every activity log entry has every key
+    full = sandbox.store.conn.execute(
+        "SELECT id FROM ion_subscription WHERE mfg_part_number IS NOT NULL AND reseller_po IS NOT NULL "
+        "AND customer_po IS NOT NULL ORDER BY id").fetchone()[0]
+    rows = sandbox.store.conn.execute("SELECT id, customer_id FROM ion_subscription ORDER BY id").fetchall()
+    seen_without: set[str] = set()
+    for sub_id, customer in rows:
+        raw = ion.get(f"{base(sandbox)}/customers/{customer}/subscriptions/{sub_id}", headers=auth).json()
+        absent = kept_out - paths(raw)
+        seen_without |= absent
+        # the real detail's pairs, less only the optional keys this subscription has no value for
+        assert shape(raw) == {pair for pair in shape(detail) if pair[0] not in absent}, f"subscription {sub_id}"
+        if sub_id == full:
+            assert shape(raw) == shape(detail)
+        IonSubscription.model_validate(raw)
+    assert seen_without == kept_out  # each optional key is missing somewhere, as in the real data
+
+
+def test_a_subscription_row_written_by_hand_keeps_the_shape(sandbox: Sandbox, ion: httpx.Client,
+                                                            auth: dict[str, str]) -> None:
+    """Tests and benches insert rows with only a few columns: the answer keeps the real shape."""
+    customer = sandbox.store.conn.execute("SELECT id FROM ion_customer ORDER BY id").fetchone()[0]
+    sandbox.store.conn.execute(
+        "INSERT INTO ion_subscription (id, customer_id, subscription_id, name, total_licenses, status, "
+        "sku_display_name, billing_cycle, billing_term, start_date) VALUES (9999101, ?, 'by-hand', 'Visio', '3', "
+        "'active', 'Visio Plan 2', 'monthly', 'P1Y', '2025-02-01T00:00:00Z')", (customer,))
+    detail = real("subscription-detail")
+    kept_out = top_level(optional(real("subscriptions-list")))
+    raw = ion.get(f"{base(sandbox)}/customers/{customer}/subscriptions/9999101", headers=auth).json()
+    assert shape(raw) == {pair for pair in shape(detail) if pair[0] not in kept_out}
+    assert (raw["subscriptionEndDate"], raw["cancellationAllowedUntilDate"]) == (
+        "2026-02-01T00:00:00Z", "2025-02-16T00:00:00Z")
+    parsed = IonSubscription.model_validate(raw)
+    assert parsed.quantity == 3 and parsed.mfg_part_number is None

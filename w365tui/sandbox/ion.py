@@ -5,16 +5,26 @@ no id field (the id is the last segment of ``name``) and page by cursor; the cus
 refuses a request with neither ``pageSize`` nor ``pageToken``. Subscriptions are listed
 account-wide with offset paging, licence counts as strings and statuses in lowercase, as the
 live API sends them.
+
+A subscription has the keys and JSON types of the captured real responses
+(``tests/fixtures/*.real.json``): every key always there, a string where the real API sends a
+string and a number where it sends one, never null; only ``mfgPartNumber`` (Azure plans have
+none), ``resellerPO`` and ``customerPO`` are left out when the subscription has none, as the
+real API leaves them out. A column the stored row lacks (a row written by hand, or a database
+built before the column existed) is sent as what the real API's value follows from (dates from
+the start date, product and SKU ids from the offer id), else an empty string or 0.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import calendar
 import re
 import secrets
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -30,6 +40,73 @@ MAX_LIMIT = 1000
 _CUSTOMERS = re.compile(r"^/api/v3/accounts/(?P<account>[^/]+)/customers(?:/(?P<customer>[^/]+)(?P<rest>/.*)?)?$")
 _SUBSCRIPTIONS = re.compile(r"^/api/v3/accounts/(?P<account>[^/]+)/subscriptions$")
 
+ISV_ID = "20042"
+PARTNER_NAME = "Sandbox Reseller"
+# who the activity logs say acted: the reseller's StreamOne user
+CCP_USER = {"ccpUserId": "700042", "ccpUserName": "Sandbox Reseller", "ccpUserEmail": "operator@sandbox-reseller.example"}
+CANCELLATION_WINDOW = timedelta(days=15)  # the real data's cancellationAllowedUntilDate is 15 days on
+FALLBACK_DATE = "1970-01-01T00:00:00Z"  # a row with no date at all
+_TERM = re.compile(r"^P([0-9]{1,3})([MY])$")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _number(value: Any) -> int | float:
+    """A JSON number as the real API writes it: whole amounts without a fraction (``0``)."""
+    number = float(value or 0)
+    return int(number) if number.is_integer() else number
+
+
+def _shift(stamp: str, *, by: timedelta = timedelta(), months: int = 0) -> str:
+    """``stamp`` moved on, written as it was (with or without milliseconds)."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        if months:
+            year, month = divmod(moment.month - 1 + months, 12)
+            year, month = moment.year + year, month + 1
+            moment = moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
+        moment += by
+    except (ValueError, OverflowError):  # not a date, or past year 9999
+        return stamp
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (f".{moment.microsecond // 1000:03d}Z" if "." in stamp else "Z")
+
+
+def _term_months(term: str | None) -> int:
+    match = _TERM.match((term or "").upper())
+    if not match:
+        return 1
+    return int(match.group(1)) * (12 if match.group(2) == "Y" else 1)
+
+
+def _offer_ids(offer: str | None, part_number: str | None) -> tuple[str, str, str, str]:
+    """(subscriptionProductId, subscriptionSkuId, the activity logs' productId and skuId).
+
+    The real data: a legacy offer ``NL,CFQ7TTC0LH18,0001`` gives ``NL`` and ``CFQ7TTC0LH18``,
+    its logs product ``CFQ7TTC0LH18`` and SKU ``0001``; a new-commerce offer
+    ``CFQ7TTC0LFLZ:0002:CFQ7TTC0RN98`` gives ``CFQ7TTC0LFLZ`` and ``0002`` for both.
+    """
+    text = offer or ""
+    if "," in text:
+        parts = [*text.split(","), "", "", ""]
+        return parts[0], parts[1], parts[1], parts[2]
+    if ":" in text:
+        parts = [*text.split(":"), ""]
+        return parts[0], parts[1], parts[0], parts[1]
+    parts = [*(part_number or "").split(":"), ""]
+    return parts[0], parts[1], parts[0], parts[1]
+
+
+_NATURAL = re.compile(r"[0-9]{1,18}")  # ASCII digits only, within SQLite's 64-bit integers
+
+
+def _natural(text: str | None) -> int | None:
+    """``text`` as a whole number of at most 18 ASCII digits, else None: ``str.isdigit`` would
+    pass ``²`` or ``٣`` (which ``int`` refuses or reads) and SQLite overflows past 2**63."""
+    return int(text) if text is not None and _NATURAL.fullmatch(text) else None
+
 
 def _token_error(message: str) -> IonError:
     return IonError(400, "invalid_grant", message)
@@ -43,10 +120,11 @@ def _uncursor(token: str) -> tuple[int, int]:
     """(last id seen, page size) from a page token; the size carries over to the next page."""
     try:
         raw = base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()).decode()
-        prefix, last, size = raw.split(":")
-        if prefix != "c" or int(size) < 1:
+        prefix, last_text, size_text = raw.split(":")
+        last, size = _natural(last_text), _natural(size_text)
+        if prefix != "c" or last is None or size is None or size < 1:
             raise ValueError
-        return int(last), int(size)
+        return last, size
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise IonError(400, "INVALID_ARGUMENT", "pageToken is not valid") from None
 
@@ -182,9 +260,10 @@ class IonService:
         ).fetchone()
         if row is None or row["expires_at"] <= self.clock():
             raise IonError(403, "PERMISSION_DENIED", "The caller does not have permission")
-        if not account.isdigit() or int(account) != row["account_id"]:
+        number = _natural(account)
+        if number is None or number != row["account_id"]:
             raise IonError(403, "PERMISSION_DENIED", "The caller does not have permission")
-        return int(account)
+        return number
 
     # -- customers --------------------------------------------------------------------------
     def _customers(self, request: Request, account: int) -> Response:
@@ -194,9 +273,10 @@ class IonService:
             raise IonError(400, "INVALID_ARGUMENT", "either pageSize or pageToken must be provided")
         after, size = _uncursor(token) if token else (-1, 100)
         if size_text:
-            if not size_text.isdigit() or int(size_text) < 1:
+            asked = _natural(size_text)
+            if asked is None or asked < 1:
                 raise IonError(400, "INVALID_ARGUMENT", f"pageSize must be a positive integer, not {size_text!r}")
-            size = min(int(size_text), MAX_PAGE_SIZE)
+            size = min(asked, MAX_PAGE_SIZE)
         rows = self.store.conn.execute(
             "SELECT * FROM ion_customer WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?",
             (account, after, size + 1),
@@ -212,10 +292,10 @@ class IonService:
         )
 
     def _customer_row(self, account: int, customer: str) -> Any:
-        row = None
-        if customer.isdigit():
+        row, number = None, _natural(customer)
+        if number is not None:
             row = self.store.conn.execute(
-                "SELECT * FROM ion_customer WHERE account_id = ? AND id = ?", (account, int(customer))
+                "SELECT * FROM ion_customer WHERE account_id = ? AND id = ?", (account, number)
             ).fetchone()
         if row is None:
             raise IonError(404, "NOT_FOUND", f"customer {customer} not found")
@@ -269,10 +349,11 @@ class IonService:
         where = ["c.account_id = ?"]
         values: list[Any] = [account]
         if params.get("customerId"):
-            if not params["customerId"].isdigit():
+            customer = _natural(params["customerId"])
+            if customer is None:
                 raise IonError(400, "INVALID_ARGUMENT", f"customerId must be numeric, not {params['customerId']!r}")
             where.append("s.customer_id = ?")
-            values.append(int(params["customerId"]))
+            values.append(customer)
         condition = " AND ".join(where)
         total = self.store.conn.execute(
             f"SELECT COUNT(*) FROM ion_subscription s JOIN ion_customer c ON c.id = s.customer_id WHERE {condition}",
@@ -294,85 +375,113 @@ class IonService:
         text = params.get(name)
         if text is None or text == "":
             return default
-        if not text.isdigit() or int(text) < low:
+        value = _natural(text)
+        if value is None or value < low:
             raise IonError(400, "INVALID_ARGUMENT", f"{name} must be an integer of at least {low}, not {text!r}")
-        value = int(text)
         return min(value, high) if high is not None else value
 
     def _subscription_detail(self, customer: Any, sub_id: str) -> dict[str, Any]:
-        row = None
-        if sub_id.isdigit():
+        row, number = None, _natural(sub_id)
+        if number is not None:
             row = self.store.conn.execute(
                 "SELECT s.*, ? AS customer_organization, ? AS account_id FROM ion_subscription s "
                 "WHERE s.id = ? AND s.customer_id = ?",
-                (customer["organization"], customer["account_id"], int(sub_id), customer["id"]),
+                (customer["organization"], customer["account_id"], number, customer["id"]),
             ).fetchone()
         if row is None:
             raise IonError(404, "NOT_FOUND", f"subscription {sub_id} not found")
-        detail = self._subscription_json(row)
-        detail["activityLogs"] = {
+        item = self._subscription_json(row)
+        values = dict(row)
+        _, _, product, sku = _offer_ids(values.get("offer_id"), values.get("mfg_part_number"))
+        logs = {
             "totalCount": "1",
             "items": [
                 {
                     "id": f"{row['id']:08d}-0000-4000-8000-000000000000",
                     "actionType": "Subscription Created",
-                    "actionDate": row["start_date"],
+                    "actionDate": item["subscriptionPurchasedDate"],
                     "actionStatus": "succeeded",
-                    "productId": (row["mfg_part_number"] or "").split(":")[0] or None,
-                    "skuId": None,
-                    "actionDetails": f"Offer Name: {row['sku_display_name']}; Quantity: {row['total_licenses']}; ",
+                    "productId": product,
+                    "skuId": sku,
+                    "actionDetails": f"Offer Name: {item['ccpProductInfo']['skuDisplayName']}; "
+                                     f"Quantity: {item['subscriptionTotalLicenses']}; ",
+                    **CCP_USER,
                 }
             ],
         }
+        detail: dict[str, Any] = {}
+        for key, value in item.items():  # the logs sit where the real API puts them
+            detail[key] = value
+            if key == "subscriptionRenewStatus":
+                detail["activityLogs"] = logs
         return detail
 
     @staticmethod
     def _subscription_json(row: Any) -> dict[str, Any]:
-        price = row["price"]
-        quantity = int(row["total_licenses"]) if (row["total_licenses"] or "").isdigit() else 0
+        values = dict(row)  # .get: a database built before a column existed lacks it
+
+        def text(column: str) -> str:
+            return _text(values.get(column))
+
+        start = values.get("start_date") or values.get("last_updated") or FALLBACK_DATE
+        end = values.get("end_date") or _shift(start, months=_term_months(values.get("billing_term")))
+        price, cost = _number(values.get("price")), _number(values.get("cost"))
+        licences = text("total_licenses")
+        quantity = _natural(licences) or 0
+        product_id, sku_id, _, _ = _offer_ids(values.get("offer_id"), values.get("mfg_part_number"))
+        sku_name = values.get("sku_display_name") or text("name")
         item: dict[str, Any] = {
-            "id": str(row["id"]),
-            "customerId": str(row["customer_id"]),
-            "resellerId": str(row["account_id"]),
+            "id": str(values["id"]),
+            "customerId": str(values["customer_id"]),
+            "resellerId": text("account_id"),
+            "isvId": ISV_ID,
             "cloudProviderId": "30",
-            "subscriptionId": row["subscription_id"],
-            "subscriptionName": row["name"],
+            "subscriptionId": text("subscription_id"),
+            "subscriptionName": values.get("name") or sku_name,
             "resourceType": "AZURE::Subscription",
-            "ccpProductId": row["product_id"],
-            "ccpSkuId": row["sku_id"],
-            "ccpPlanId": row["plan_id"],
-            "subscriptionOfferId": row["offer_id"],
-            "subscriptionTotalLicenses": row["total_licenses"],
+            "ccpProductId": text("product_id"),
+            "ccpSkuId": text("sku_id"),
+            "ccpPlanId": text("plan_id"),
+            "subscriptionProductId": product_id,
+            "subscriptionSkuId": sku_id,
+            "subscriptionOfferId": text("offer_id"),
+            "subscriptionTotalLicenses": licences or "0",
             "unitType": "Licenses",
-            "subscriptionStatus": row["status"],
-            "subscriptionPurchasedDate": row["start_date"],
-            "subscriptionStartDate": row["start_date"],
-            "subscriptionEndDate": row["end_date"],
+            "subscriptionStatus": text("status"),
+            "subscriptionPurchasedDate": start,
+            "subscriptionStartDate": start,
+            "subscriptionEndDate": end,
+            "cancellationAllowedUntilDate": _shift(start, by=CANCELLATION_WINDOW),
             "subscriptionBillingType": "license",
-            "subscriptionBillingCycle": row["billing_cycle"],
-            "subscriptionBillingTerm": row["billing_term"],
-            "subscriptionRenewStatus": "ENABLED" if row["auto_renew"] else "DISABLED",
+            "subscriptionBillingCycle": text("billing_cycle"),
+            "subscriptionBillingTerm": text("billing_term"),
+            "subscriptionRenewStatus": "ENABLED" if values.get("auto_renew") else "DISABLED",
+        }
+        for key, column in (("resellerPO", "reseller_po"), ("customerPO", "customer_po")):
+            if values.get(column):  # the real API leaves a missing PO number out
+                item[key] = values[column]
+        item.update({
             "ccpProductInfo": {
-                "productId": row["product_id"],
-                "productDisplayName": row["product_display_name"],
-                "skuId": row["sku_id"],
-                "skuDisplayName": row["sku_display_name"],
-                "planId": row["plan_id"],
-                "planDisplayName": row["sku_display_name"],
+                "productId": text("product_id"),
+                "productDisplayName": text("product_display_name"),
+                "skuId": text("sku_id"),
+                "skuDisplayName": sku_name,
+                "planId": text("plan_id"),
+                "planDisplayName": values.get("plan_display_name") or sku_name,
             },
             "isTrial": False,
-            "autoRenew": bool(row["auto_renew"]),
-            "customerName": row["customer_organization"],
-            "partnerName": "Sandbox Reseller",
-            "lastUpdatedDate": row["last_updated"],
+            "autoRenew": bool(values.get("auto_renew")),
+            "customerName": text("customer_organization"),
+            "partnerName": PARTNER_NAME,
+            "lastUpdatedDate": values.get("last_updated") or start,
             "price": price,
-            "cost": row["cost"],
-            "currency": row["currency"],
-            "margin": round((price or 0) - (row["cost"] or 0), 6),
-            "total": round((price or 0) * quantity, 6),
+            "cost": cost,
+            "currency": text("currency"),
+            "margin": _number(round(price - cost, 6)),
+            "total": _number(round(price * quantity, 6)),
             "msrp": price,
-            "renewalDate": row["renewal_date"],
-        }
-        if row["mfg_part_number"]:
-            item["mfgPartNumber"] = row["mfg_part_number"]
+            "renewalDate": values.get("renewal_date") or end,
+        })
+        if values.get("mfg_part_number"):  # absent, not null, where there is none (Azure plans)
+            item["mfgPartNumber"] = values["mfg_part_number"]
         return item

@@ -80,6 +80,33 @@ def part_number(sku: Sku, term: str) -> str:
     return f"{sku.code}:0001:{term}:M"
 
 
+# StreamOne only. Customers holding an Azure plan: one subscription of quantity 1 at price 0
+# with no manufacturer part number, ending when it starts, as the real API shows them.
+AZURE_PLAN_HOLDERS = frozenset({"Relecloud", "Trey Research"})
+# Offers bought before this day carry the legacy id ("NL,<product>,<sku>"), later ones the
+# new-commerce one ("<product>:<sku>:<catalog>"), as the real data mixes both.
+NCE_OFFERS_FROM = date(2024, 7, 1)
+ION_SUBSCRIPTION_COLUMNS = (
+    "id", "customer_id", "subscription_id", "name", "total_licenses", "status",
+    "product_id", "product_display_name", "sku_id", "sku_display_name", "plan_id",
+    "offer_id", "mfg_part_number", "billing_cycle", "billing_term", "start_date",
+    "end_date", "renewal_date", "auto_renew", "price", "cost", "currency", "last_updated",
+    "plan_display_name", "reseller_po", "customer_po",
+)
+
+
+def _purchase_orders(subscription_guid: str) -> tuple[str | None, str | None]:
+    """The reseller's and the customer's PO numbers of an order: on some orders, not all, and a
+    customer PO only beside a reseller PO. Drawn from the subscription's own id, not the book's
+    generator, so the rest of the book (the Dataverse side) draws what it drew before."""
+    rng = random.Random(f"po:{subscription_guid}")
+    if rng.random() < 0.4:
+        return None, None
+    reseller = f"RPO-{rng.randint(100000000, 999999999)}" if rng.random() < 0.5 else str(rng.randint(10000, 9999999))
+    customer = str(rng.randint(100000, 99999999)) if rng.random() < 0.5 else None
+    return reseller, customer
+
+
 @dataclass
 class Demo:
     """One customer of the demo book and the case it stands for."""
@@ -224,7 +251,8 @@ class _Book:
             )
             store.conn.executemany("INSERT INTO ion_cloud_profile VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.ion_profiles)
             store.conn.executemany(
-                "INSERT INTO ion_subscription VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO ion_subscription ({', '.join(ION_SUBSCRIPTION_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in ION_SUBSCRIPTION_COLUMNS)})",
                 self.ion_subscriptions,
             )
             store.set_meta("version", str(self.version))
@@ -337,7 +365,25 @@ class _Builder:
             tenant = self.book.guid() if short == "Microsoft" else None
             domain = demo.domain if short == "Microsoft" else None
             self.book.ion_profiles.append((cid, position, provider, display, short, 1, tenant, domain))
+            if tenant and demo.org in AZURE_PLAN_HOLDERS:
+                self.ion_azure_plan(cid, tenant)
         return cid
+
+    def ion_azure_plan(self, cid: int, tenant: str) -> None:
+        """An Azure plan, drawn from the tenant's id rather than the book's generator (which
+        would shift every row drawn after it)."""
+        rng = random.Random(f"azure-plan:{tenant}")
+        sid = next(self.ion_sub_ids)
+        start = BASE_DAY - timedelta(days=rng.randint(0, 300))
+        start_text = f"{start.isoformat()}T{rng.randint(8, 17):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+        start_text += f".{rng.randint(0, 999):03d}Z"
+        self.book.ion_subscriptions.append((
+            sid, cid, str(uuid.UUID(int=rng.getrandbits(128), version=4)), "Azure Plan", "1", "active",
+            "MSAZURE", "Microsoft Azure Plan", "Azure-Plan", "Azure Plan", "Azure-Plan-Monthly",
+            "DZH318Z0BPS6:0001:CFQ7TTC0RN98", None, "monthly", "P1M", start_text,
+            start_text, start_text, 1, 0.0, 0.0, "USD", f"{BASE_DAY.isoformat()}T06:00:00Z",
+            "Monthly", None, None,
+        ))
 
     def ion_subscription(self, cid: int, org: str, sku: Sku, quantity: int, term: str, status: str = "active") -> dict[str, Any]:
         rng = self.book.rng
@@ -354,12 +400,13 @@ class _Builder:
             "sku": sku, "term": term, "start": start.isoformat(), "price": price, "cost": round(price * 0.85, 4),
             "part_number": part_number(sku, term),
         }
+        offer = f"NL,{sku.code},0001" if start < NCE_OFFERS_FROM else f"{sku.code}:0001:CFQ7TTC0RN98"
         self.book.ion_subscriptions.append((
             sid, cid, data["subscription_id"], sku.name, str(quantity), status,
             f"{sku.ccp_sku}-NCE", f"{sku.name} NCE", sku.ccp_sku, sku.name, f"{'Monthly' if term == 'P1M' else 'Annual'}-n1",
-            f"NL,{sku.code},0001", data["part_number"], "monthly", term, start_text,
+            offer, data["part_number"], "monthly", term, start_text,
             f"{end.isoformat()}T00:00:00Z", f"{end.isoformat()}T00:00:00Z", 1, price, data["cost"], "USD",
-            f"{BASE_DAY.isoformat()}T06:00:00Z",
+            f"{BASE_DAY.isoformat()}T06:00:00Z", sku.name, *_purchase_orders(data["subscription_id"]),
         ))
         return data
 

@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS ion_subscription (
     product_id TEXT, product_display_name TEXT, sku_id TEXT, sku_display_name TEXT,
     plan_id TEXT, offer_id TEXT, mfg_part_number TEXT, billing_cycle TEXT, billing_term TEXT,
     start_date TEXT, end_date TEXT, renewal_date TEXT, auto_renew INTEGER,
-    price REAL, cost REAL, currency TEXT, last_updated TEXT
+    price REAL, cost REAL, currency TEXT, last_updated TEXT,
+    plan_display_name TEXT, reseller_po TEXT, customer_po TEXT
 );
 CREATE INDEX IF NOT EXISTS ion_subscription_customer ON ion_subscription (customer_id, id);
 CREATE TABLE IF NOT EXISTS ion_refresh_token (
