@@ -193,3 +193,34 @@ def read_all(conn) -> bytes:
         if not part:
             return data
         data += part
+
+
+def test_every_other_route_answers_hostile_bodies_in_its_shape() -> None:
+    """The sandbox's control routes, Entra's token endpoints and Ion's: no 500 for any of them."""
+    import json
+
+    tenant = "00000000-0000-0000-0000-000000000001"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    cases = [
+        ("POST", "/_sandbox/faults", deep),
+        ("POST", "/_sandbox/faults", b'{"kind": "status", "times": 1e400}'),
+        ("POST", "/_sandbox/faults", b'{"kind": "status", "status": ' + HUGE.encode() + b"}"),
+        ("POST", "/_sandbox/faults", b'{"kind": "latency", "delay": -1}'),
+        ("POST", "/_sandbox/faults", b'{"kind": "status", "path": {"a": 1}}'),
+        ("POST", "/_sandbox/faults", b'{"kind": "status", "retry_after": "\\u0663"}'),
+        ("POST", "/_sandbox/faults", b"\xff\xfe"),
+        ("POST", "/_sandbox/entra/approve", deep),
+        ("POST", "/_sandbox/entra/approve", b'{"user_code": ' + HUGE.encode() + b"}"),
+        ("POST", "/_sandbox/entra/approve", b"\xff"),
+        ("POST", f"/{tenant}/oauth2/v2.0/devicecode", b"client_id=" + b"%ff" * 1000),
+        ("POST", f"/{tenant}/oauth2/v2.0/token", b"client_id=x&grant_type=refresh_token&refresh_token=%00"),
+        ("POST", f"/{tenant}/oauth2/v2.0/token", b"&&&==&client_id=\xff\xfe&grant_type=" + b"a" * 100_000),
+        ("POST", "/oauth/token", b"grant_type=refresh_token&refresh_token=" + b"%ff" * 1000),
+        ("POST", "/oauth/token", deep),
+        ("POST", "/oauth/validateAccess", b"access_token=" + HUGE.encode()),
+        ("GET", "/_sandbox/health", b""),
+    ]
+    for method, path, body in cases:
+        response = APP.dispatch(Request(method, path, "", {"content-type": "application/json"}, body))
+        assert response.status < 500, (method, path, body[:60], response.body[:200])
+        json.loads(response.body or b"{}")  # always JSON

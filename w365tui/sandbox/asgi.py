@@ -143,14 +143,16 @@ class SandboxApp:
                     if not isinstance(spec, dict) or "kind" not in spec:
                         raise ValueError("send a JSON object with at least 'kind'")
                     fault = self.faults.add(**spec)
-                except (ValueError, TypeError) as exc:
+                except RecursionError:
+                    return json_response(400, {"error": {"code": "BadFault", "message": "the JSON is nested too deeply"}})
+                except (ValueError, TypeError, OverflowError) as exc:
                     return json_response(400, {"error": {"code": "BadFault", "message": str(exc)}})
                 return json_response(201, fault.describe())
         if path == "/_sandbox/entra/approve" and request.method == "POST":
             try:
                 spec = json.loads(request.body or b"{}")
                 approved = self.entra.approve(str(spec["user_code"]), deny=bool(spec.get("deny")))
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError, RecursionError):
                 return json_response(400, {"error": {"code": "BadRequest", "message": "send {\"user_code\": …}"}})
             if not approved:
                 return json_response(404, {"error": {"code": "NotFound", "message": "no pending sign-in has that code"}})

@@ -49,8 +49,15 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; use one of {', '.join(KINDS)}")
         if self.kind == "status" and not 400 <= self.status <= 599:
             raise ValueError(f"a status fault needs a 4xx or 5xx status, not {self.status}")
-        if self.delay < 0 or (self.retry_after is not None and self.retry_after < 0):
-            raise ValueError("delay and retry_after cannot be negative")
+        for name in ("status", "times", "skip"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be a whole number, not {value!r}")
+        for name in ("delay", "retry_after"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                      or not 0 <= value <= 3600):
+                raise ValueError(f"{name} must be a number of seconds from 0 to 3600, not {value!r}")
         if self.times is not None and self.times < 1:
             raise ValueError("times must be at least 1 (or absent for no limit)")
         if self.skip < 0:
