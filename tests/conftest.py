@@ -31,9 +31,24 @@ def naming() -> str:
 
 
 @pytest.fixture
-def sandbox(naming: str) -> Iterator[Sandbox]:
+def connector_ids() -> tuple[str, str]:
+    """Which ids the book's provider accounts and subscriptions hold (as Work 365's connector
+    wrote them): the StreamOne customer id and Microsoft's subscription id unless a test asks."""
+    return ("customer", "microsoft")
+
+
+@pytest.fixture
+def profile():
+    """The settings profile a session opens with: the sandbox's defaults unless a test asks."""
+    from w365tui.settings import Profile
+
+    return Profile(kind="sandbox")
+
+
+@pytest.fixture
+def sandbox(naming: str, connector_ids: tuple[str, str]) -> Iterator[Sandbox]:
     """A freshly seeded demo book, served over real loopback HTTP on a free port."""
-    with Sandbox.in_memory(seed=1, naming=naming) as running:
+    with Sandbox.in_memory(seed=1, naming=naming, connector_ids=connector_ids) as running:
         yield running
     running.store.close()
 
@@ -53,13 +68,12 @@ def ion(sandbox: Sandbox) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-async def session(sandbox: Sandbox, tmp_path: Path):
+async def session(sandbox: Sandbox, profile, tmp_path: Path):
     """A working session (clients, schema, reads, executor, journal) on the demo sandbox."""
     from w365tui.journal import Journal
     from w365tui.session import open_session
-    from w365tui.settings import Profile
 
-    opened = await open_session("sandbox", Profile(kind="sandbox"), sandbox_url=sandbox.url,
+    opened = await open_session("sandbox", profile, sandbox_url=sandbox.url,
                                 journal=Journal(tmp_path / "journal.jsonl"))
     try:
         yield opened

@@ -77,7 +77,7 @@ class Served:
         return [p for p in listed["plans"] if p["unresolved"]]
 
 
-def serve(root: Path, *, rename: bool = True) -> Served:
+def serve(root: Path, *, rename: bool = True, connector_ids: str = "customer,microsoft") -> Served:
     root.mkdir(parents=True, exist_ok=True)
     db = root / "sandbox.sqlite3"
     port = free_port()
@@ -86,8 +86,8 @@ def serve(root: Path, *, rename: bool = True) -> Served:
                                       f'sandbox_url = "{url}"\ntimeout = {TIMEOUT}\n'
                                       f'[profiles.watcher]\nkind = "sandbox"\nsandbox_url = "{url}"\nread_only = true\n')
     env = {**os.environ, "XDG_DATA_HOME": str(root / "data")}
-    reset = subprocess.run([str(BINARY), "sandbox", "reset", "--db", str(db)], capture_output=True, text=True,
-                           timeout=120, env=env)
+    reset = subprocess.run([str(BINARY), "sandbox", "reset", "--db", str(db), "--connector-ids", connector_ids],
+                           capture_output=True, text=True, timeout=120, env=env)
     assert reset.returncode == 0, reset.stderr
     if rename:  # a customer renamed in StreamOne: the sync renames its provider account too
         with sqlite3.connect(db) as conn:
@@ -126,6 +126,30 @@ def fault_free(tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
         result = running.run("sync", "provider-accounts", "--apply")
         assert result.returncode == 0, result.stdout + result.stderr
         return running.provider_accounts()
+    finally:
+        running.process.terminate()
+        running.process.wait(timeout=10)
+
+
+def test_on_a_book_keyed_by_tenant_the_sync_writes_tenant_ids_and_says_so(tmp_path: Path) -> None:
+    running = serve(tmp_path / "tenant", rename=False, connector_ids="tenant,ion")
+    try:
+        code, dry = running.json("sync", "provider-accounts")
+        assert code == 0 and dry["plan"]["stats"]["id_kind"] == "tenant"
+        tenants = dict(running.query(
+            "SELECT c.organization, p.tenant_id FROM ion_customer c JOIN ion_cloud_profile p ON p.customer_id = c.id "
+            "WHERE p.short_name = 'Microsoft' AND c.organization IN ('Litware Inc', 'Trey Research')"))
+        text = running.run("sync", "provider-accounts", "--apply")
+        assert text.returncode == 0, text.stdout + text.stderr
+        assert f"tenant id {tenants['Litware Inc']}" in text.stdout
+        held = dict((name, specific) for name, specific, *_ in running.provider_accounts())
+        assert {held["Litware Inc"], held["Trey Research"]} == set(tenants.values())
+        again = running.run("sync", "provider-accounts")
+        assert again.returncode == 0 and "0 to create" in again.stdout
+        config = running.root / "config.toml"  # the setting says otherwise: followed, and warned about
+        config.write_text(config.read_text().replace("timeout = ", 'provider_account_id = "customer"\ntimeout = ', 1))
+        warned = running.run("sync", "provider-accounts")
+        assert warned.returncode == 0 and "provider_account_id = 'customer', but 31 of the org's 31" in warned.stdout
     finally:
         running.process.terminate()
         running.process.wait(timeout=10)

@@ -72,6 +72,8 @@ def test_a_valid_file_loads_profiles_and_schema_overrides(tmp_path: Path) -> Non
         (VALID.replace("read_only = true", "read_only = true\ncolour = 'red'"), 9,
          "profiles.prod.colour", "unknown setting"),
         (VALID.replace('auth = "device_code"', 'auth = "password"'), 7, "profiles.prod.auth", "device_code"),
+        (VALID.replace('auth = "device_code"', 'auth = "device_code"\nprovider_account_id = "guid"'), 8,
+         "profiles.prod.provider_account_id", "'auto', 'customer' or 'tenant'"),
         (VALID.replace('licensechangelog = "w365_lcl"', 'licensechangelog = "w365 lcl; drop"'), 14,
          "profiles.prod.schema.entities.licensechangelog", "logical name"),
         ('default_profile = "nope"\n', None, None, "not a profile"),

@@ -22,6 +22,15 @@ from w365tui.settings import SettingsError, config_path, load_settings
 DONE, REFUSED, ERROR = 0, 1, 2
 
 
+def _connector_ids(text: str) -> tuple[str, str]:
+    from w365tui.sandbox.seed import parse_connector_ids
+
+    try:
+        return parse_connector_ids(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -107,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--naming", choices=("published", "compact"),
                          help="the names its Web API shows: Work 365's published ones (default for a new book), or "
                               "the compact ones of earlier sandboxes")
+        sub.add_argument("--connector-ids", type=_connector_ids, metavar="ACCOUNT,SUBSCRIPTION",
+                         help="which ids the book's provider accounts and subscriptions hold, as Work 365's connector "
+                              "wrote them: customer or tenant, microsoft or ion (default for a new book: "
+                              "customer,microsoft)")
     return parser
 
 
@@ -178,24 +191,31 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     from w365tui.sandbox.host import Sandbox, default_db_path, open_store, reset, summary
+    from w365tui.sandbox.seed import CONNECTOR_IDS
     from w365tui.sandbox.store import naming_of
 
     path = args.db or default_db_path()
     naming = args.naming or "published"
+    ids = args.connector_ids or CONNECTOR_IDS
     if args.sandbox_command == "reset":
-        store = reset(path, seed=args.seed, scale=args.scale, naming=naming)
-        print(f"sandbox reset: {path} (seed {args.seed}, {naming} names): {summary(store)}")
+        store = reset(path, seed=args.seed, scale=args.scale, naming=naming, connector_ids=ids)
+        print(f"sandbox reset: {path} (seed {args.seed}, {naming} names, connector ids {','.join(ids)}): "
+              f"{summary(store)}")
         store.close()
         return DONE
     if args.scale is not None or not Path(path).exists():
-        store = reset(path, seed=args.seed, scale=args.scale, naming=naming)
+        store = reset(path, seed=args.seed, scale=args.scale, naming=naming, connector_ids=ids)
     else:
         store = open_store(path, seed=args.seed)
-        if args.naming and naming_of(store) != args.naming:
-            print(f"w365tui: {path} is served under the {naming_of(store)} names; reset it to change them: "
-                  f"`w365tui sandbox reset --db {path} --naming {args.naming}`", file=sys.stderr)
-            store.close()
-            return ERROR
+        held = tuple((store.meta("connector_ids") or ",".join(CONNECTOR_IDS)).split(","))
+        for asked, has, flag, shown in ((args.naming, naming_of(store), "--naming", f"the {naming_of(store)} names"),
+                                        (args.connector_ids and ",".join(args.connector_ids), ",".join(held),
+                                         "--connector-ids", f"connector ids {','.join(held)}")):
+            if asked and asked != has:
+                print(f"w365tui: {path} is a book with {shown}; reset it to change that: "
+                      f"`w365tui sandbox reset --db {path} {flag} {asked}`", file=sys.stderr)
+                store.close()
+                return ERROR
     sandbox = Sandbox(store, args.host, args.port)
     server = sandbox.server
 

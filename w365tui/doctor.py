@@ -22,6 +22,7 @@ from w365tui.settings import Profile, cache_dir
 from w365tui.work365.reads import ReadError, Reads
 from w365tui.work365.rows import wire_name
 from w365tui.work365.schema import SchemaError, load_schema
+from w365tui.workflows.ids import id_usage
 
 CLIENT_SECRET_ENV = "W365TUI_CLIENT_SECRET"
 
@@ -71,6 +72,11 @@ async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) ->
                                                   top=1, count=True), page_size=1))
                 counts.append(f"{label} {page.count if page.count is not None else '?'}")
             out("counts     " + ", ".join(counts))
+            usage = await id_usage(Reads(dv, schema), profile, provider)
+            for line in (usage.accounts.describe(), usage.subscriptions.describe()):
+                out(f"ids        {line}")
+            for warning in usage.warnings:
+                out(f"warning    {warning}")
         if token is not None:
             await token.aclose()
         if where.is_sandbox:

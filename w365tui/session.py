@@ -130,6 +130,8 @@ class Session:
     organization_id: str
     user_name: str | None = None
     where: Endpoints | None = None
+    # StreamOne customer id → Microsoft tenant id (None: none), as read this session
+    tenant_ids: dict[str, str | None] = field(default_factory=dict, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     @property

@@ -135,6 +135,11 @@ class Profile(_Strict):
     auth: Literal["device_code", "client_credentials"] = "device_code"
     streamone: StreamOneSettings | None = None
     schema_map: SchemaOverrides = Field(default_factory=SchemaOverrides, alias="schema")
+    # which ids Work 365's StreamOne connector writes; auto: what the org's rows hold
+    provider_account_id: Literal["auto", "customer", "tenant"] = Field(
+        default="auto", description="a provider account's provider-specific id: StreamOne customer id or tenant id")
+    provider_subscription_id: Literal["auto", "microsoft", "ion"] = Field(
+        default="auto", description="a subscription's provider subscription id: Microsoft's or StreamOne's own")
     # Sandbox
     sandbox_url: Url | None = Field(
         default=None, description="use a sandbox started with `w365tui sandbox serve`"

@@ -52,7 +52,7 @@ def test_provider_account_sync_creates_renames_and_is_idempotent() -> None:
     assert creates[0].key == f"provideraccount:{PROVIDER.id}:3"
     assert [(r.before, r.after) for r in renames] == [({"name": "Old name"}, {"name": "New name"})]
     assert plan.stats == {"customers": 6, "create": 2, "rename": 1, "unchanged": 1, "skipped_inactive": 1,
-                          "reactivate": 1}
+                          "reactivate": 1, "no_tenant": 0, "id_kind": "customer"}
     assert not plan.atomic and len({c.unit for c in plan.changes}) == 4  # each account its own unit
     (back,) = [c for c in plan.changes if isinstance(c, SetState)]
     assert (back.id, back.before_state, back.after_state) == (existing[3].id, INACTIVE, ACTIVE)
@@ -66,7 +66,7 @@ def test_long_names_are_clipped_to_the_column_and_duplicates_reported() -> None:
     plan = sync_accounts([pa("1", "a"), pa("1", "b")], [customer("5", "x" * 300)], name_limit=200)
     name = plan.changes[0].values["name"]
     assert len(name) == 200 and name.endswith("…")
-    assert plan.warnings == ("customer ids held by more than one provider account: 1",)
+    assert plan.warnings == ("ids held by more than one provider account: 1",)
 
 
 def test_one_customer_is_not_pluralised() -> None:

@@ -19,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from w365tui.domain.ids import AccountIdKind, kind_of
+
 #: Dataverse takes at most this many operations in one changeset (and one batch).
 MAX_CHANGESET = 1000
 
@@ -240,7 +242,7 @@ def changesets(plan: Plan, size: int = MAX_CHANGESET) -> list[list[int]]:
 
 # -- showing a plan -------------------------------------------------------------------------------
 FIELD_LABELS = {
-    "providerspecificid": "customer id",
+    "providerspecificid": "customer id",  # or "tenant id": see field_label
     "account": "CRM account",
     "billingcontract": "billing contract",
     "provideraccount": "provider account",
@@ -297,6 +299,13 @@ class Line:
         return f"{self.role} {self.record}".strip()
 
 
+def field_label(name: str, value: Value = None) -> str:
+    """A field as an operator calls it; a provider-specific id by what it holds."""
+    if name == "providerspecificid" and isinstance(value, str) and kind_of(value, AccountIdKind) is AccountIdKind.TENANT:
+        return "tenant id"
+    return FIELD_LABELS.get(name, name)
+
+
 def lines(plan: Plan) -> list[Line]:
     """Every change of a plan, a line per field, as the review screen shows it."""
     out: list[Line] = []
@@ -308,7 +317,7 @@ def lines(plan: Plan) -> list[Line]:
             out.append(Line(index, change.verb, role, change.label, "", "", ""))
         for name, value in after.items():
             shown_before = show_value(before.get(name)) if isinstance(change, Update | SetState) else ""
-            out.append(Line(index, change.verb, role, change.label, FIELD_LABELS.get(name, name), shown_before,
+            out.append(Line(index, change.verb, role, change.label, field_label(name, value), shown_before,
                             show_value(value)))
     return out
 
@@ -380,7 +389,7 @@ def _reversing_name(name: Value) -> str:
 
 
 def _describe(values: Mapping[str, Value]) -> str:
-    return ", ".join(f"{FIELD_LABELS.get(k, k)} {show_value(v)}" for k, v in values.items())
+    return ", ".join(f"{field_label(k, v)} {show_value(v)}" for k, v in values.items())
 
 
 # -- the journal's form -----------------------------------------------------------------------------

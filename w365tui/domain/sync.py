@@ -7,10 +7,11 @@ applied, they are empty. Both refuse a provider that is not an automatic StreamO
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date
 from uuid import UUID
 
+from w365tui.domain.ids import AccountIdKind, IdUsage, SubscriptionIdKind, norm_id
 from w365tui.domain.models import (
     BillingContract,
     LicenseChangeLog,
@@ -47,30 +48,37 @@ def provider_account_key(provider_id: UUID, customer_id: str) -> str:
 
 def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAccount], customers: Iterable[Customer],
                                *, connectors: Collection[str], name_limit: int | None = None,
-                               context: PlanContext = NO_CONTEXT,
+                               context: PlanContext = NO_CONTEXT, ids: IdUsage | None = None,
+                               tenants: Mapping[str, str | None] | None = None,
                                new_id: Callable[[], UUID] = uuid.uuid4) -> Plan:
     """Provider accounts to create or rename so that every active StreamOne customer has one,
-    keyed by provider + provider-specific id (the StreamOne customer id).
+    keyed by provider + provider-specific id.
 
-    Not atomic: each account is its own unit, so a large sync goes in several changesets.
+    An existing account is recognised by either id it may hold, the StreamOne customer id or
+    the customer's tenant id (``tenants``: customer id → tenant id); a new one gets the kind
+    ``ids`` says the connector writes (the customer id when not told). Not atomic: each account
+    is its own unit, so a large sync goes in several changesets.
     """
     title = f"Sync provider accounts on {provider.name}"
     problem = streamone_problem(provider, connectors)
     if problem:
         return Plan("sync-provider-accounts", title, (), context, blocking=(problem,), atomic=False)
+    kind = ids.effective if ids is not None else AccountIdKind.CUSTOMER
+    tenants = tenants or {}
     by_id: dict[str, ProviderAccount] = {}
     duplicates: set[str] = set()
     for account in sorted(existing, key=lambda a: not a.is_active):  # an active one wins over an inactive twin
         if account.provider_id != provider.id or not account.provider_specific_id:
             continue
-        key = account.provider_specific_id.strip()
+        key = norm_id(account.provider_specific_id)
         if key in by_id:
-            duplicates.add(key)
+            duplicates.add(account.provider_specific_id.strip())
             continue
         by_id[key] = account
     changes: list[Change] = []
     unchanged = skipped = total = 0
     reactivated: list[str] = []
+    no_tenant: list[str] = []
     seen: set[str] = set()
     provider_ref = Ref("provider", provider.id, provider.name)
     for customer in customers:
@@ -79,14 +87,22 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
         seen.add(customer.id)
         total += 1
         name = clip(customer.display_name.strip() or customer.id, name_limit)
-        current = by_id.get(customer.id)
+        tenant = tenants.get(customer.id)
+        held = [by_id[k] for k in dict.fromkeys(norm_id(i) for i in (customer.id, tenant) if i) if k in by_id]
+        if len(held) > 1 and held[0].id != held[1].id:
+            duplicates.add(customer.id)
+        current = held[0] if held else None
         if current is None:
-            if customer.is_active:
-                changes.append(Create("provideraccount", new_id(),
-                                      {"name": name, "providerspecificid": customer.id, "provider": provider_ref},
-                                      name, key=provider_account_key(provider.id, customer.id), unit=len(changes)))
-            else:
+            written = customer.id if kind is AccountIdKind.CUSTOMER else tenant
+            if not customer.is_active:
                 skipped += 1
+            elif not written:
+                no_tenant.append(name)
+            else:
+                changes.append(Create("provideraccount", new_id(),
+                                      {"name": name, "providerspecificid": written, "provider": provider_ref},
+                                      name, key=provider_account_key(provider.id, norm_id(written)),
+                                      unit=len(changes)))
         elif not current.is_active:
             if not customer.is_active:
                 skipped += 1
@@ -116,20 +132,36 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
         warnings += (f"{_plural(len(reactivated), 'provider account')} deactivated in Work 365 "
                      f"{'is' if len(reactivated) == 1 else 'are'} reactivated, as StreamOne still has the customer: "
                      + ", ".join(reactivated[:5]) + (" …" if len(reactivated) > 5 else ""),)
+    if no_tenant:
+        summary += f", {len(no_tenant)} without a tenant skipped"
+        warnings += (f"{_plural(len(no_tenant), 'StreamOne customer')} without a Microsoft tenant in StreamOne "
+                     f"(provider-specific ids are tenant ids here), left without a provider account: "
+                     + ", ".join(no_tenant[:5]) + (" …" if len(no_tenant) > 5 else ""),)
     if duplicates:
-        warnings += (f"customer ids held by more than one provider account: {', '.join(sorted(duplicates))}",)
+        warnings += (f"ids held by more than one provider account: {', '.join(sorted(duplicates))}",)
+    if ids is not None:
+        warnings += ids.warnings
     return Plan("sync-provider-accounts", title, tuple(changes), context, summary=summary, warnings=warnings,
                 atomic=False, stats={"customers": total, "create": creates, "rename": renames, "unchanged": unchanged,
-                                     "skipped_inactive": skipped, "reactivate": len(reactivated)}).checked()
+                                     "skipped_inactive": skipped, "reactivate": len(reactivated),
+                                     "no_tenant": len(no_tenant), "id_kind": kind.value}).checked()
 
 
 def ion_keys(ion: IonSubscription) -> set[str]:
     """The ids a Work 365 subscription may hold for this one: Microsoft's or Ion's own."""
-    return {k.casefold() for k in (ion.subscription_id, ion.id) if k}
+    return {norm_id(k) for k in (ion.subscription_id, ion.id) if k}
 
 
-def subscription_key(provider_id: UUID, ion: IonSubscription) -> str:
-    return f"subscription:{provider_id}:{(ion.subscription_id or ion.id).casefold()}"
+def written_subscription_id(ion: IonSubscription, kind: SubscriptionIdKind = SubscriptionIdKind.MICROSOFT) -> str:
+    """The provider subscription id to write for ``ion``: the kind asked for, else the other
+    (a subscription StreamOne has not yet got a Microsoft id for)."""
+    first, second = (ion.subscription_id, ion.id) if kind is SubscriptionIdKind.MICROSOFT else (ion.id, ion.subscription_id)
+    return (first or second or "").strip()
+
+
+def subscription_key(provider_id: UUID, ion: IonSubscription,
+                     kind: SubscriptionIdKind = SubscriptionIdKind.MICROSOFT) -> str:
+    return f"subscription:{provider_id}:{norm_id(written_subscription_id(ion, kind))}"
 
 
 CREATE_LCL_NOTE = ("Work 365 writes each new subscription's Create LCL itself. It must be Not Applicable, or "
@@ -141,13 +173,15 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
                            ion: Sequence[tuple[ProviderAccount, IonSubscription]],
                            work365: Sequence[tuple[Subscription, Sequence[LicenseChangeLog]]],
                            today: date, connectors: Collection[str], limits: dict[str, int | None] | None = None,
-                           context: PlanContext = NO_CONTEXT, new_id: Callable[[], UUID] = uuid.uuid4) -> Plan:
+                           context: PlanContext = NO_CONTEXT, ids: IdUsage | None = None,
+                           new_id: Callable[[], UUID] = uuid.uuid4) -> Plan:
     """StreamOne subscriptions missing from Work 365, quantities that differ (each with its
     Update LCL), and Create LCLs of synced subscriptions still Awaiting Provisioning.
 
     ``work365`` are the account's subscriptions with their LCLs; those on ``provider`` are
-    matched by provider subscription id, so one SKU held monthly and annually stays two.
-    One atomic changeset: a quantity never lands without its LCL.
+    matched by provider subscription id (Microsoft's or Ion's: either is recognised), so one SKU
+    held monthly and annually stays two; a new one gets the kind ``ids`` says the connector
+    writes. One atomic changeset: a quantity never lands without its LCL.
     """
     title = f"Sync subscriptions onto {contract.name}"
     problem = streamone_problem(provider, connectors)
@@ -159,11 +193,12 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
     if not contract.is_active:
         blocking.append(f"the billing contract {contract.name!r} is inactive")
     limits = limits or {}
+    kind = ids.effective if ids is not None else SubscriptionIdKind.MICROSOFT
     on_provider = [(s, lcls) for s, lcls in work365 if s.provider_id == provider.id]
     by_key: dict[str, Subscription] = {}
     for sub, _ in on_provider:
         if sub.provider_subscription_id:
-            by_key.setdefault(sub.provider_subscription_id.casefold(), sub)
+            by_key.setdefault(norm_id(sub.provider_subscription_id), sub)
     changes: list[Change] = []
     matched: set[UUID] = set()
     creates = updates = unchanged = skipped = 0
@@ -183,7 +218,7 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
             values = {
                 "name": name,
                 "quantity": item.quantity,
-                "providersubscriptionid": item.subscription_id or item.id,
+                "providersubscriptionid": written_subscription_id(item, kind),
                 "partnumber": item.mfg_part_number,
                 "effectivestartdate": item.subscription_start_date.date() if item.subscription_start_date else None,
                 "customer": account,
@@ -192,7 +227,7 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
                 "provideraccount": Ref("provideraccount", pa.id, pa.name),
             }
             values = {k: v for k, v in values.items() if v is not None}
-            changes.append(Create("subscription", new_id(), values, label, key=subscription_key(provider.id, item),
+            changes.append(Create("subscription", new_id(), values, label, key=subscription_key(provider.id, item, kind),
                                   unit=len(changes)))
             creates += 1
         elif not match.is_active:
@@ -222,6 +257,8 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
     if only:
         warnings.append(f"{_plural(len(only), 'subscription')} on {provider.name} only in Work 365: "
                         + ", ".join(s.name for s in only[:5]) + (" …" if len(only) > 5 else ""))
+    if ids is not None:
+        warnings.extend(ids.warnings)
     if retired:
         warnings.append(f"{_plural(len(retired), 'subscription')} active in StreamOne but inactive in Work 365, "
                         "left so (reactivating one writes an Activate LCL; do it in Work 365 if it is wanted): "
@@ -229,4 +266,5 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
     return Plan("sync-subscriptions", title, tuple(changes), context, summary=summary, warnings=tuple(warnings),
                 blocking=tuple(blocking), notes=(CREATE_LCL_NOTE,) if creates else (),
                 stats={"streamone": len(ion), "create": creates, "quantity": updates, "unchanged": unchanged,
-                       "skipped_inactive": skipped, "settle": settled, "only_in_work365": len(only)}).checked()
+                       "skipped_inactive": skipped, "settle": settled, "only_in_work365": len(only),
+                       "id_kind": kind.value}).checked()

@@ -21,11 +21,12 @@ def default_db_path() -> Path:
     return data_dir() / "sandbox.sqlite3"
 
 
-def open_store(path: str | Path, *, seed: int = 1, scale: int | None = None, naming: str = "published") -> Store:
+def open_store(path: str | Path, *, seed: int = 1, scale: int | None = None, naming: str = "published",
+               connector_ids: tuple[str, str] = seeding.CONNECTOR_IDS) -> Store:
     """Open the sandbox database at ``path``, seeding it first (served under ``naming``) if it is new."""
     store = Store(path)
     if store.meta("seed") is None:
-        seeding.seed(store, seed=seed, scale=scale)
+        seeding.seed(store, seed=seed, scale=scale, connector_ids=connector_ids)
         store.set_meta("organization_id", str(uuid.uuid4()))
         store.set_meta("naming", catalog(naming).naming)
     return store
@@ -45,14 +46,15 @@ def summary(store: Store) -> str:
     return ", ".join(parts)
 
 
-def reset(path: str | Path, *, seed: int = 1, scale: int | None = None, naming: str = "published") -> Store:
+def reset(path: str | Path, *, seed: int = 1, scale: int | None = None, naming: str = "published",
+          connector_ids: tuple[str, str] = seeding.CONNECTOR_IDS) -> Store:
     """Throw the database at ``path`` away and seed a new one."""
     target = Path(path)
     for suffix in ("", "-wal", "-shm"):
         candidate = target.with_name(target.name + suffix)
         if candidate.exists():
             candidate.unlink()
-    return open_store(target, seed=seed, scale=scale, naming=naming)
+    return open_store(target, seed=seed, scale=scale, naming=naming, connector_ids=connector_ids)
 
 
 class Sandbox:
@@ -67,11 +69,12 @@ class Sandbox:
 
     @classmethod
     def in_memory(cls, *, seed: int | None = 1, scale: int | None = None, naming: str = "published",
+                  connector_ids: tuple[str, str] = seeding.CONNECTOR_IDS,
                   clock: Callable[[], float] = time.time) -> Sandbox:
         store = Store(":memory:")
         store.set_meta("naming", catalog(naming).naming)
         if seed is not None:
-            seeding.seed(store, seed=seed, scale=scale)
+            seeding.seed(store, seed=seed, scale=scale, connector_ids=connector_ids)
         return cls(store, clock=clock)
 
     @property

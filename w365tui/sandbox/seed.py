@@ -208,6 +208,7 @@ class _Book:
     ion_profiles: list[tuple] = field(default_factory=list)
     ion_subscriptions: list[tuple] = field(default_factory=list)
     clock: datetime = datetime(2025, 1, 6, 8, 0, 0)
+    ids: tuple[str, str] = ("customer", "microsoft")  # the kinds of id the connector wrote
 
     def guid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -310,10 +311,26 @@ def _slug(text: str) -> str:
     return "".join(c for c in text.lower() if c.isascii() and c.isalnum())[:20] or "customer"
 
 
+CONNECTOR_IDS = ("customer", "microsoft")  # what the sandbox's connector writes unless told otherwise
+ACCOUNT_ID_KINDS = ("customer", "tenant")
+SUBSCRIPTION_ID_KINDS = ("microsoft", "ion")
+
+
+def parse_connector_ids(text: str) -> tuple[str, str]:
+    """``customer,microsoft`` and the like: which ids the book's provider accounts and
+    subscriptions hold, as Work 365's connector would have written them."""
+    parts = [p.strip().lower() for p in text.split(",")]
+    if len(parts) != 2 or parts[0] not in ACCOUNT_ID_KINDS or parts[1] not in SUBSCRIPTION_ID_KINDS:
+        raise ValueError(f"connector ids must be <{'|'.join(ACCOUNT_ID_KINDS)}>,<{'|'.join(SUBSCRIPTION_ID_KINDS)}>, "
+                         f"not {text!r}")
+    return parts[0], parts[1]
+
+
 class _Builder:
     def __init__(self, book: _Book, ctx: _Context):
         self.book = book
         self.ctx = ctx
+        self.tenants: dict[int, str] = {}  # StreamOne customer id → Microsoft tenant id
         self.customer_ids = iter(range(306870, 10_000_000))
         self.ion_sub_ids = iter(range(2277242, 100_000_000))
 
@@ -365,6 +382,8 @@ class _Builder:
             tenant = self.book.guid() if short == "Microsoft" else None
             domain = demo.domain if short == "Microsoft" else None
             self.book.ion_profiles.append((cid, position, provider, display, short, 1, tenant, domain))
+            if tenant:
+                self.tenants[cid] = tenant
             if tenant and demo.org in AZURE_PLAN_HOLDERS:
                 self.ion_azure_plan(cid, tenant)
         return cid
@@ -414,7 +433,7 @@ class _Builder:
     def provider_account(self, name: str, cid: int, account: dict[str, Any] | None, provider: str = "techdata") -> dict[str, Any]:
         return self.book.add("work365_provideraccount", {
             "work365_provideraccount_name": clip(name, 200),
-            "work365_providerspecificaccountid": str(cid),
+            "work365_providerspecificaccountid": self.tenants[cid] if self.book.ids[0] == "tenant" else str(cid),
             "work365_provider": self.ctx.providers[provider]["work365_providerid"],
             "work365_account": account["accountid"] if account else None,
             "work365_syncstatus": SYNC_ENABLED,
@@ -477,7 +496,8 @@ class _Builder:
         """A TechData subscription as the nightly sync leaves it: one Create LCL, Not Applicable."""
         sub = self.subscription(account=account, contract=contract, provider="techdata", provider_account=pa,
                                 sku=data["sku"], term=data["term"], quantity=data["quantity"], start=data["start"],
-                                provider_sub_id=data["subscription_id"], price=data["price"])
+                                provider_sub_id=data["subscription_id"] if self.book.ids[1] == "microsoft"
+                                else str(data["id"]), price=data["price"])
         self.lcl(sub, "Create", data["quantity"] + mismatch, data["start"])
         return sub
 
@@ -603,11 +623,16 @@ def _scaled(book: _Book, ctx: _Context, scale: int) -> None:
                             start="2023-03-01")
 
 
-def seed(store: Store, seed: int = 1, scale: int | None = None) -> None:
-    """Fill an empty store with the demo book (or ``scale`` generated customers)."""
+def seed(store: Store, seed: int = 1, scale: int | None = None,
+         connector_ids: tuple[str, str] = CONNECTOR_IDS) -> None:
+    """Fill an empty store with the demo book (or ``scale`` generated customers); its provider
+    accounts and subscriptions hold the ``connector_ids`` kinds of id (customer or tenant,
+    Microsoft or Ion), as Work 365's connector would have written them."""
     if store.count("account"):
         raise ValueError("the sandbox database is not empty; reset it before seeding")
+    parse_connector_ids(",".join(connector_ids))
     book = _Book(random.Random(seed))
+    book.ids = connector_ids
     ctx = _reference_data(book)
     if scale is None:
         _demo(book, ctx)
@@ -619,6 +644,7 @@ def seed(store: Store, seed: int = 1, scale: int | None = None) -> None:
     book.write(store)
     store.set_meta("seed", str(seed))
     store.set_meta("scale", "" if scale is None else str(scale))
+    store.set_meta("connector_ids", ",".join(connector_ids))
     store.set_meta("ion_account_id", str(ION_ACCOUNT_ID))
     token = f"sbx-{uuid.UUID(int=book.rng.getrandbits(128)).hex}"
     store.set_meta("ion_refresh_token", token)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from uuid import UUID
 
+from w365tui.domain.ids import AccountIdKind, kind_of, norm_id
 from w365tui.domain.models import Account, BillingContract, Provider, ProviderAccount
 from w365tui.domain.plan import Create, Plan, Ref
 from w365tui.domain.rules import settle_create_lcl, streamone_problem
@@ -21,6 +22,7 @@ from w365tui.workflows.base import (
     guarded,
     parse_id,
 )
+from w365tui.workflows.ids import customer_of, id_usage, tenant_ids
 
 
 async def provider(session: Session, which: str | UUID | None = None) -> Provider:
@@ -54,11 +56,18 @@ async def prepare_provider_account_sync(session: Session, which: str | UUID | Pr
     if progress is not None:
         progress("Reading StreamOne customers…")
     found = await customers(session, progress)
+    existing = await session.reads.provider_accounts(chosen.id, include_inactive=True)
+    ids = await id_usage(session.reads, session.profile, chosen)
+    tenants: dict[str, str | None] = {}
+    if ids.accounts.effective is AccountIdKind.TENANT or ids.accounts.counts_of(AccountIdKind.TENANT):
+        # accounts keyed by tenant: each customer's tenant is read to recognise them (and to key new ones)
+        held = {norm_id(a.provider_specific_id) for a in existing if a.provider_id == chosen.id}
+        tenants = await tenant_ids(session, [c.id for c in found if norm_id(c.id) not in held], progress)
     if progress is not None:
         progress(f"Comparing {len(found):,} StreamOne customers with the provider accounts…")
-    existing = await session.reads.provider_accounts(chosen.id, include_inactive=True)
     plan = plan_provider_account_sync(chosen, existing, found, connectors=session.profile.streamone_connectors,
-                                      name_limit=session.schema.max_length("provideraccount", "name"), context=ctx)
+                                      name_limit=session.schema.max_length("provideraccount", "name"), context=ctx,
+                                      ids=ids.accounts, tenants=tenants)
     return guarded(session, plan)
 
 
@@ -121,18 +130,28 @@ async def prepare_subscription_sync(session: Session, account_id: str | UUID, co
                               "first (pane 1, m)",))
         return SubscriptionSync(plan, chosen, account, contract)
     ion: list[tuple[ProviderAccount, IonSubscription]] = []
+    unread: list[str] = []
     for pa in mapped:
         if progress is not None:
             progress(f"Reading the StreamOne subscriptions of {pa.name}…")
-        customer_id = (pa.provider_specific_id or "").strip()
-        if customer_id.isdigit():
-            ion.extend([(pa, item) async for item in session.ion.subscriptions(customer_id)])
+        customer_id = await customer_of(session, pa)
+        if customer_id is None:
+            held = (pa.provider_specific_id or "").strip()
+            unread.append(f"{pa.name} ({'no provider-specific id' if not held else repr(held)}: "
+                          + ("no StreamOne customer has this tenant" if kind_of(held, AccountIdKind) else
+                             "neither a StreamOne customer id nor a tenant id") + ")")
+            continue
+        ion.extend([(pa, item) async for item in session.ion.subscriptions(customer_id)])
     if progress is not None:
         progress(f"Comparing {len(ion)} StreamOne subscriptions with Work 365…")
     work365 = await session.reads.subscriptions(account_id=account.id)
+    ids = await id_usage(session.reads, session.profile, chosen)
     plan = plan_subscription_sync(provider=chosen, account=account_ref, contract=contract, ion=ion, work365=work365,
                                   today=today or date.today(), connectors=connectors, limits=session.schema.limits(),
-                                  context=ctx)
+                                  context=ctx, ids=ids.subscriptions)
+    if unread:
+        plan = replace(plan, warnings=plan.warnings + (
+            f"not read from StreamOne, so left out of this sync: the subscriptions of {'; '.join(unread)}",))
     return SubscriptionSync(guarded(session, plan), chosen, account, contract, mapped, ion)
 
 

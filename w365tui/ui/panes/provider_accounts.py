@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from w365tui.domain.ids import AccountIdKind, kind_of, norm_id, same_name
 from w365tui.domain.matching import Suggestion, Tenant, domain_of, rank
 from w365tui.domain.models import Account, Provider, ProviderAccount
 from w365tui.domain.plan import Plan
@@ -148,6 +149,7 @@ class ProviderAccountsPane(Pane):
         self.rows: dict[UUID, AccountRow] = {}
         self.customers: dict[str, Customer] = {}
         self.profiles: dict[str, CloudProfile | None] = {}
+        self.by_tenant: dict[str, str] = {}  # tenant id (compared form) → StreamOne customer id
         self.suggestions: dict[UUID, list[Suggestion]] = {}
         self.mapped_counts: dict[UUID, int] = {}
         self.loaded = False
@@ -232,15 +234,28 @@ class ProviderAccountsPane(Pane):
             self.load_tenants()
         self._highlighted()
 
+    def customer_id(self, account: ProviderAccount) -> str | None:
+        """The StreamOne customer a provider account stands for: its provider-specific id, or
+        when that is a tenant id, the customer whose tenant it is (once that tenant was read)."""
+        held = (account.provider_specific_id or "").strip()
+        if kind_of(held, AccountIdKind) is AccountIdKind.TENANT:
+            return self.by_tenant.get(norm_id(held))
+        return held or None
+
     def _with_tenant(self, row: AccountRow) -> AccountRow:
-        key = row.account.provider_specific_id or ""
-        return replace(row, customer=self.customers.get(key), profile=self.profiles.get(key))
+        key = self.customer_id(row.account) or ""
+        profile = self.profiles.get(key)
+        held = (row.account.provider_specific_id or "").strip()
+        if profile is None and kind_of(held, AccountIdKind) is AccountIdKind.TENANT:
+            profile = CloudProfile(customer_tenant_id=held)  # the tenant is known, its domain not yet
+        return replace(row, customer=self.customers.get(key), profile=profile)
 
     @staticmethod
     def _table_row(row: AccountRow) -> Row:
         pa = row.account
         domain = row.profile.customer_domain if row.profile and row.profile.customer_domain else ""
-        cells = ("●" if pa.is_mapped else "○", pa.name, pa.provider_specific_id or "", domain,
+        cells = ("●" if pa.is_mapped else "○", pa.name, row.customer.id if row.customer else pa.provider_specific_id or "",
+                 domain,
                  row.crm_name or ("(unmapped)" if not pa.is_mapped else "(account not readable)"))
         styles = ("green" if pa.is_mapped else "yellow", None, None, None, None if pa.is_mapped else "italic")
         hidden = " ".join(filter(None, (
@@ -269,11 +284,22 @@ class ProviderAccountsPane(Pane):
         # them (one request each); any other row's tenant is read when the cursor reaches it.
         unmapped = [r for r in self.rows.values() if not r.account.is_mapped]
         mapped = [r for r in self.rows.values() if r.account.is_mapped]
-        wanted = [r.account.provider_specific_id for r in (unmapped + mapped)[:TENANT_PRELOAD]
-                  if r.account.provider_specific_id in customers]
+        by_name: dict[str, list[str]] = {}
+        for customer in customers.values():
+            by_name.setdefault(customer.display_name.casefold().strip(), []).append(customer.id)
+        wanted: list[str] = []
+        for r in (unmapped + mapped)[:TENANT_PRELOAD]:
+            held = (r.account.provider_specific_id or "").strip()
+            if kind_of(held, AccountIdKind) is AccountIdKind.TENANT:  # keyed by tenant: the likely customers
+                named = by_name.get(r.account.name.casefold().strip())
+                if named is None and r.account.name.endswith("…"):  # a name clipped to the column
+                    named = [c.id for c in customers.values() if same_name(r.account.name, c.display_name)]
+                wanted += named or []
+            elif held in customers:
+                wanted.append(held)
+        wanted = list(dict.fromkeys(wanted))
         profiles: dict[str, CloudProfile | None] = dict(self.profiles)
         for index, customer_id in enumerate(wanted, start=1):
-            assert customer_id is not None
             if customer_id not in profiles:
                 profiles[customer_id] = (await ion.cloud_profiles(customer_id)).profile(short_name)
             if index % 25 == 0 or index == len(wanted):
@@ -285,6 +311,8 @@ class ProviderAccountsPane(Pane):
     def _tenants(self, message: TenantsLoaded) -> None:
         self.customers = message.customers
         self.profiles = message.profiles
+        self.by_tenant = {norm_id(p.customer_tenant_id): cid for cid, p in self.profiles.items()
+                          if p is not None and p.customer_tenant_id}
         self.rows = {key: self._with_tenant(row) for key, row in self.rows.items()}
         self._refresh_table()
         # suggestions made before the tenant's domain was known are weaker: make them again
@@ -295,7 +323,7 @@ class ProviderAccountsPane(Pane):
             self._highlighted()
         elif message.single is not None:
             for row in self.rows.values():
-                if row.account.provider_specific_id == message.single:
+                if self.customer_id(row.account) == message.single:
                     self.suggestions.pop(row.account.id, None)
             self._highlighted()
 
@@ -316,7 +344,7 @@ class ProviderAccountsPane(Pane):
         row = self.current
         if row is None or self.session is None:
             return
-        key = row.account.provider_specific_id
+        key = self.customer_id(row.account)
         if self.tenants_loaded and key in self.customers and key not in self.profiles:
             self.load_tenant(key)
         elif not row.account.is_mapped and row.account.id not in self.suggestions:
@@ -345,10 +373,15 @@ class ProviderAccountsPane(Pane):
         pa = row.account
         text = Text()
         text.append(visible(pa.name), style="bold")
-        text.append(f"  ·  customer {visible(pa.provider_specific_id or '?')}")
+        held = pa.provider_specific_id or ""
+        if kind_of(held, AccountIdKind) is AccountIdKind.TENANT:
+            text.append(f"  ·  customer {visible(row.customer.id) if row.customer else '? (keyed by tenant)'}")
+        else:
+            text.append(f"  ·  customer {visible(held or '?')}")
         if row.profile:
-            text.append(f"  ·  tenant {visible(row.profile.customer_tenant_id or '?')}  ·  "
-                        f"{visible(row.profile.customer_domain or '')}")
+            text.append(f"  ·  tenant {visible(row.profile.customer_tenant_id or '?')}")
+            if row.profile.customer_domain:
+                text.append(f"  ·  {visible(row.profile.customer_domain)}")
         text.append("\n")
         if pa.is_mapped:
             text.append("Mapped to ")
@@ -585,7 +618,9 @@ class ProviderAccountsPane(Pane):
     @work(exclusive=True, exit_on_error=False, group="accounts-copy")
     async def copy_id(self, row: AccountRow) -> None:
         choices = [("tenant", "Tenant id (Microsoft)", row.profile.customer_tenant_id if row.profile else None),
-                   ("customer", "StreamOne customer id", row.account.provider_specific_id),
+                   ("customer", "StreamOne customer id", row.customer.id if row.customer else
+                    row.account.provider_specific_id if kind_of(row.account.provider_specific_id,
+                                                                AccountIdKind) is AccountIdKind.CUSTOMER else None),
                    ("record", "Provider account record id (Dataverse)", str(row.account.id)),
                    ("crm", "CRM account record id (Dataverse)", str(row.account.account_id) if row.account.account_id
                     else None)]
@@ -654,8 +689,10 @@ class ProviderAccountScreen(ModalScreen[str | None]):
         lines: list[tuple[str, str]] = [
             ("Provider", self.provider.name if self.provider else ""),
             ("Record id", str(pa.id)),
-            ("Customer id", pa.provider_specific_id or "—"),
+            ("Provider-specific id", pa.provider_specific_id or "—"),
         ]
+        if row.customer is not None and row.customer.id != (pa.provider_specific_id or "").strip():
+            lines.append(("Customer id", row.customer.id))
         if row.customer is not None:
             customer = row.customer
             lines += [("StreamOne", f"{customer.display_name} · {customer.customer_status or '?'}"),
