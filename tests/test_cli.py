@@ -34,6 +34,27 @@ def test_sandbox_reset_builds_a_database(tmp_path: Path) -> None:
     assert run("sandbox", "reset", "--scale", "0").returncode == 2
 
 
+def test_sandbox_commands_never_overwrite_a_file_that_is_not_a_sandbox_and_fail_in_one_line(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("important notes\n")
+    for args in (("reset", "--db", str(notes)), ("serve", "--db", str(notes), "--scale", "3", "--port", "0")):
+        result = run("sandbox", *args)
+        assert result.returncode == 2 and "is not a sandbox database; it is left as it is" in result.stderr, args
+        assert notes.read_text() == "important notes\n"
+    served = run("sandbox", "serve", "--db", str(notes), "--port", "0")  # opening it is refused too
+    assert served.returncode == 2 and served.stderr.startswith(f"w365tui: cannot use {notes}: ")
+    assert notes.read_text() == "important notes\n"
+    folder = run("sandbox", "reset", "--db", str(tmp_path))
+    assert folder.returncode == 2 and f"{tmp_path} is not a file" in folder.stderr
+    for result in (served, folder):
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    db = tmp_path / "s.sqlite3"
+    assert run("sandbox", "reset", "--db", str(db), "--seed", "3").returncode == 0
+    assert run("sandbox", "reset", "--db", str(db)).returncode == 0  # a sandbox's own file is fair game
+    other_seed = run("sandbox", "serve", "--db", str(db), "--seed", "7", "--port", "0")
+    assert other_seed.returncode == 2 and "is a book with seed 1; reset it to change that" in other_seed.stderr
+
+
 def test_sandbox_reset_defaults_to_the_user_data_directory(tmp_path: Path) -> None:
     result = run("sandbox", "reset", env={"XDG_DATA_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr

@@ -149,7 +149,8 @@ def test_on_a_book_keyed_by_tenant_the_sync_writes_tenant_ids_and_says_so(tmp_pa
         config = running.root / "config.toml"  # the setting says otherwise: followed, and warned about
         config.write_text(config.read_text().replace("timeout = ", 'provider_account_id = "customer"\ntimeout = ', 1))
         warned = running.run("sync", "provider-accounts")
-        assert warned.returncode == 0 and "provider_account_id = 'customer', but 31 of the org's 31" in warned.stdout
+        assert warned.returncode == 0 and "provider_account_id = 'customer', but the org's 31 provider accounts hold 31 tenant" \
+            in warned.stdout
     finally:
         running.process.terminate()
         running.process.wait(timeout=10)

@@ -86,17 +86,19 @@ def test_doctor_shows_which_ids_the_connector_writes_and_warns_when_the_setting_
     config.write_text(f'[profiles.sb]\nkind = "sandbox"\nsandbox_db = "{db}"\n')
     result = run("doctor", "--profile", "sb", env=env)
     assert result.returncode == 0, result.stderr
-    assert ("ids        provider-specific id: the Microsoft tenant id (detected: the org's provider accounts hold "
-            "29 tenant ids)") in result.stdout
-    assert ("ids        provider subscription id: StreamOne's own subscription id (detected: the org's "
+    assert ("ids        provider-specific id: the Microsoft tenant id (detected: the org's 29 provider accounts "
+            "hold 29 tenant ids)") in result.stdout
+    assert ("ids        provider subscription id: StreamOne's own subscription id (detected: the org's 18 "
             "subscriptions hold 18 StreamOne ids)") in result.stdout
     assert "warning" not in result.stdout
     config.write_text(f'[profiles.sb]\nkind = "sandbox"\nsandbox_db = "{db}"\nprovider_account_id = "customer"\n')
     result = run("doctor", "--profile", "sb", env=env)
     assert result.returncode == 0, result.stderr
-    assert "provider-specific id: the StreamOne customer id (set by provider_account_id; the org's provider " \
+    assert "provider-specific id: the StreamOne customer id (set by provider_account_id; the org's 29 provider " \
            "accounts hold 29 tenant ids)" in result.stdout
-    assert "warning    provider_account_id = 'customer', but 29 of the org's 29 provider accounts" in result.stdout
+    assert "warning    provider_account_id = 'customer', but the org's 29 provider accounts hold 29 tenant ids: if " \
+           "Work 365's connector writes the Microsoft tenant id" in result.stdout
+    assert result.stdout.rstrip().endswith("all checks passed (1 warning)")
     clash = run("sandbox", "serve", "--db", str(db), "--connector-ids", "customer,ion", "--port", "0", env=env)
     assert clash.returncode == 2 and "reset it to change that" in clash.stderr
     wrong = run("sandbox", "reset", "--db", str(db), "--connector-ids", "tenant", env=env)

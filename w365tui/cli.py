@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -112,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (serve, sandbox_commands.add_parser("reset", help="throw the sandbox data away and seed it anew")):
         sub.add_argument("--db", type=Path, help="SQLite file (default: sandbox.sqlite3 in the user data directory)")
         sub.add_argument("--scale", type=_positive, help="build a book of N generated customers instead of the demo book")
-        sub.add_argument("--seed", type=int, default=1, help="seed for the generated data (default 1)")
+        sub.add_argument("--seed", type=int, help="seed for the generated data (default 1)")
         sub.add_argument("--naming", choices=("published", "compact"),
                          help="the names its Web API shows: Work 365's published ones (default for a new book), or "
                               "the compact ones of earlier sandboxes")
@@ -189,28 +190,65 @@ def _doctor(args: argparse.Namespace) -> int:
     return doctor.main("doctor", name, profile)
 
 
+def _sandbox_db_problem(path: Path) -> str | None:
+    """Why ``path`` must not be thrown away and seeded anew (None: it is a sandbox's, or free)."""
+    import sqlite3
+
+    if not path.exists():
+        return None
+    if not path.is_file():
+        return f"{path} is not a file"
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            db.execute("SELECT value FROM sandbox_meta WHERE key = 'seed'").fetchone()
+    except sqlite3.Error:
+        return (f"{path} is not a sandbox database; it is left as it is (give --db a new file, or remove this one "
+                "yourself if it is yours to lose)")
+    return None
+
+
 def _sandbox(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    path = Path(args.db) if args.db else None
+    try:
+        return _sandbox_command(args)
+    except (sqlite3.Error, OSError) as error:
+        shown = path if path is not None else "the sandbox database"
+        print(f"w365tui: cannot use {shown}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+        return ERROR
+
+
+def _sandbox_command(args: argparse.Namespace) -> int:
     from w365tui.sandbox.host import Sandbox, default_db_path, open_store, reset, summary
     from w365tui.sandbox.seed import CONNECTOR_IDS
     from w365tui.sandbox.store import naming_of
 
-    path = args.db or default_db_path()
+    path = Path(args.db or default_db_path())
     naming = args.naming or "published"
     ids = args.connector_ids or CONNECTOR_IDS
+    seed = args.seed if args.seed is not None else 1
+    fresh = args.sandbox_command == "reset" or args.scale is not None or not path.exists()
+    problem = _sandbox_db_problem(path) if fresh else None
+    if problem:
+        print(f"w365tui: {problem}", file=sys.stderr)
+        return ERROR
     if args.sandbox_command == "reset":
-        store = reset(path, seed=args.seed, scale=args.scale, naming=naming, connector_ids=ids)
-        print(f"sandbox reset: {path} (seed {args.seed}, {naming} names, connector ids {','.join(ids)}): "
+        store = reset(path, seed=seed, scale=args.scale, naming=naming, connector_ids=ids)
+        print(f"sandbox reset: {path} (seed {seed}, {naming} names, connector ids {','.join(ids)}): "
               f"{summary(store)}")
         store.close()
         return DONE
-    if args.scale is not None or not Path(path).exists():
-        store = reset(path, seed=args.seed, scale=args.scale, naming=naming, connector_ids=ids)
+    if fresh:
+        store = reset(path, seed=seed, scale=args.scale, naming=naming, connector_ids=ids)
     else:
-        store = open_store(path, seed=args.seed)
+        store = open_store(path, seed=seed)
         held = tuple((store.meta("connector_ids") or ",".join(CONNECTOR_IDS)).split(","))
         for asked, has, flag, shown in ((args.naming, naming_of(store), "--naming", f"the {naming_of(store)} names"),
                                         (args.connector_ids and ",".join(args.connector_ids), ",".join(held),
-                                         "--connector-ids", f"connector ids {','.join(held)}")):
+                                         "--connector-ids", f"connector ids {','.join(held)}"),
+                                        (None if args.seed is None else str(args.seed), store.meta("seed"),
+                                         "--seed", f"seed {store.meta('seed')}")):
             if asked and asked != has:
                 print(f"w365tui: {path} is a book with {shown}; reset it to change that: "
                       f"`w365tui sandbox reset --db {path} {flag} {asked}`", file=sys.stderr)

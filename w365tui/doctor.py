@@ -77,6 +77,7 @@ async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) ->
                 out(f"ids        {line}")
             for warning in usage.warnings:
                 out(f"warning    {warning}")
+            warned = len(usage.warnings)
         if token is not None:
             await token.aclose()
         if where.is_sandbox:
@@ -97,7 +98,7 @@ async def run_doctor(name: str, profile: Profile, out: Callable[[str], None]) ->
                 raise DoctorFailure(f"StreamOne at {where.ion} is not usable: {exc}") from None
             out(f"streamone  {where.ion} account {where.ion_account_id}: customers readable "
                 f"({customers}{'+' if customers >= 50 else ''} on the first page)")
-    out("all checks passed")
+    out("all checks passed" + (f" ({warned} warning{'' if warned == 1 else 's'})" if warned else ""))
 
 
 async def run_login(name: str, profile: Profile, out: Callable[[str], None], *, ion_token: str | None = None) -> None:

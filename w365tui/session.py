@@ -41,6 +41,21 @@ def ion_store(profile_name: str) -> Path:
 
 
 @dataclass
+class TenantMemo:
+    """StreamOne customers' Microsoft tenant ids, as read this session (and cached on disk)."""
+
+    by_customer: dict[str, str | None] = field(default_factory=dict)  # None: the customer has none
+    by_tenant: dict[str, str] = field(default_factory=dict)  # tenant id (compared form) → customer id
+    complete: bool = False  # every customer StreamOne listed has been read
+    cache: Path | None = None  # the file the known tenants are kept in between runs
+
+    def remember(self, customer_id: str, tenant: str | None, key: str | None) -> None:
+        self.by_customer[customer_id] = tenant
+        if tenant and key:
+            self.by_tenant[key] = customer_id
+
+
+@dataclass
 class Endpoints:
     dataverse: str
     ion: str
@@ -130,8 +145,7 @@ class Session:
     organization_id: str
     user_name: str | None = None
     where: Endpoints | None = None
-    # StreamOne customer id → Microsoft tenant id (None: none), as read this session
-    tenant_ids: dict[str, str | None] = field(default_factory=dict, repr=False)
+    tenants: TenantMemo = field(default_factory=lambda: TenantMemo(), repr=False)
     _closed: bool = field(default=False, repr=False)
 
     @property

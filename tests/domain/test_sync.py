@@ -52,7 +52,7 @@ def test_provider_account_sync_creates_renames_and_is_idempotent() -> None:
     assert creates[0].key == f"provideraccount:{PROVIDER.id}:3"
     assert [(r.before, r.after) for r in renames] == [({"name": "Old name"}, {"name": "New name"})]
     assert plan.stats == {"customers": 6, "create": 2, "rename": 1, "unchanged": 1, "skipped_inactive": 1,
-                          "reactivate": 1, "no_tenant": 0, "id_kind": "customer"}
+                          "reactivate": 1, "no_tenant": 0, "not_read": 0, "id_kind": "customer"}
     assert not plan.atomic and len({c.unit for c in plan.changes}) == 4  # each account its own unit
     (back,) = [c for c in plan.changes if isinstance(c, SetState)]
     assert (back.id, back.before_state, back.after_state) == (existing[3].id, INACTIVE, ACTIVE)

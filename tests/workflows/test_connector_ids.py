@@ -106,7 +106,63 @@ async def test_a_tenant_keyed_account_named_unlike_its_customer_is_still_found(
     sandbox.store.update(BY_LOGICAL["work365_provideraccount"], pa_id, {"work365_provideraccount_name": "TT (old)"})
     plan = (await sync.prepare_subscription_sync(session, account_id(sandbox, "Tailspin Toys, Inc"))).plan
     assert plan.stats["streamone"] == 2 and plan.stats["unchanged"] == 2 and not plan.warnings
-    read = len(session.tenant_ids)
-    assert read > 1  # every customer's tenant was needed to find it
+    customers = sandbox.store.conn.execute("SELECT COUNT(*) FROM ion_customer").fetchone()[0]
+    read = len(session.tenants.by_customer)
+    assert read > customers // 2  # the named-alike customer was not it: the others were read until found
+    sandbox.faults.add("status", path="cloudProfiles", status=503)  # from now on StreamOne would not answer
     again = (await sync.prepare_subscription_sync(session, account_id(sandbox, "Tailspin Toys, Inc"))).plan
-    assert again.stats["unchanged"] == 2 and len(session.tenant_ids) == read  # remembered, not read again
+    assert again.stats["unchanged"] == 2 and len(session.tenants.by_customer) == read  # remembered, not read again
+
+
+@pytest.mark.parametrize("connector_ids", [("tenant", "ion")], ids=["tenant,ion"])
+async def test_tenants_streamone_does_not_give_are_left_for_the_next_sync_and_said_so(
+        session: Session, sandbox: Sandbox) -> None:
+    sandbox.faults.add("status", path="cloudProfiles", status=503)
+    plan = await sync.prepare_provider_account_sync(session)
+    assert plan.is_empty and plan.stats["not_read"] == plan.stats["customers"] - plan.stats["skipped_inactive"]
+    assert any("whose tenant StreamOne did not give" in w for w in plan.warnings)
+    assert any(w.startswith("StreamOne said, for one: customer ") and "503" in w for w in plan.warnings)
+    sandbox.faults.clear()
+    assert {c.values["name"] for c in (await sync.prepare_provider_account_sync(session)).changes} == {
+        "Litware Inc", "Trey Research"}
+
+
+@pytest.mark.parametrize("connector_ids", [("tenant", "ion")], ids=["tenant,ion"])
+async def test_tenants_read_once_are_kept_for_the_next_run(session: Session, sandbox: Sandbox, profile) -> None:
+    from w365tui.journal import Journal
+    from w365tui.session import open_session
+
+    first = await sync.prepare_provider_account_sync(session)
+    assert len(first.changes) == 2
+    sandbox.faults.add("status", path="cloudProfiles", status=503)  # the next run reads no tenant it knows
+    later = await open_session("sandbox", profile, sandbox_url=sandbox.url, journal=Journal(session.journal.path))
+    try:
+        again = await sync.prepare_provider_account_sync(later)
+    finally:
+        await later.close()
+    assert [c.values for c in again.changes] == [c.values for c in first.changes]
+    assert not any("did not give" in w for w in again.warnings)
+
+
+@pytest.mark.parametrize("connector_ids", [("tenant", "ion")], ids=["tenant,ion"])
+async def test_rows_of_both_kinds_are_all_recognised_and_the_mix_is_warned_about(
+        session: Session, sandbox: Sandbox) -> None:
+    conn = sandbox.store.conn
+    # the newest two accounts hold customer ids, the rest tenant ids (a connector changed, say)
+    for name in ("Fabrikam, Inc.", "Contoso Ltd"):
+        cid = conn.execute("SELECT id FROM ion_customer WHERE organization = ?", (name,)).fetchone()[0]
+        conn.execute("UPDATE work365_provideraccount SET work365_providerspecificaccountid = ?, "
+                     "createdon = '2030-01-01T00:00:00Z' WHERE work365_provideraccount_name = ?", (str(cid), name))
+    plan = await sync.prepare_provider_account_sync(session)
+    assert {c.values["name"] for c in plan.changes} == {"Litware Inc", "Trey Research"}  # no duplicate
+    assert plan.stats["id_kind"] == "tenant"
+    assert any("two kinds of provider-specific id" in w and "2 customer ids" in w for w in plan.warnings)
+
+
+async def test_a_subscription_sync_that_cannot_read_streamone_fails_rather_than_plan_on_nothing(
+        session: Session, sandbox: Sandbox) -> None:
+    from w365tui.workflows.base import WorkflowError
+
+    sandbox.faults.add("status", path="/subscriptions", status=503)
+    with pytest.raises(WorkflowError, match="the StreamOne subscriptions of Tailspin Toys, Inc could not be read"):
+        await sync.prepare_subscription_sync(session, account_id(sandbox, "Tailspin Toys, Inc"))

@@ -14,6 +14,7 @@ setting the rows contradict is a warning wherever the app plans to write one of 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -56,8 +57,12 @@ COLUMN = {AccountIdKind: "provider-specific id", SubscriptionIdKind: "provider s
 
 
 def norm_id(value: str | None) -> str:
-    """An id as compared: GUIDs without braces, in one case."""
-    return (value or "").strip().strip("{}").casefold()
+    """An id as compared: a GUID in its one canonical spelling (braces, hyphens and case do not
+    matter), anything else trimmed and case-folded."""
+    text = (value or "").strip()
+    if _GUID.match(text):
+        return str(uuid.UUID(text.strip("{}")))
+    return text.casefold()
 
 
 def same_name(account_name: str, customer_name: str) -> bool:
@@ -88,24 +93,27 @@ class IdUsage:
     setting: str  # "auto" or a kind's value
     counts: tuple[tuple[str, int], ...]  # rows per kind, in the enum's order
     unrecognised: int = 0
+    sample: int | None = None  # the rows were the newest ``sample`` of them (None: all of them)
 
     @classmethod
     def of(cls, kinds: type[AccountIdKind] | type[SubscriptionIdKind], setting: str,
-           values: Iterable[str | None]) -> IdUsage:
+           values: Iterable[str | None], *, sample: int | None = None) -> IdUsage:
         if setting != AUTO and setting not in {k.value for k in kinds}:
             raise ValueError(f"{SETTING[kinds]} must be auto or one of {', '.join(k.value for k in kinds)}, "
                              f"not {setting!r}")
         counts = dict.fromkeys(kinds, 0)
-        unrecognised = 0
+        unrecognised = seen = 0
         for value in values:
             if not (value or "").strip():
                 continue
+            seen += 1
             kind = kind_of(value, kinds)
             if kind is None:
                 unrecognised += 1
             else:
                 counts[kind] += 1
-        return cls(kinds, setting, tuple((k.value, n) for k, n in counts.items()), unrecognised)
+        return cls(kinds, setting, tuple((k.value, n) for k, n in counts.items()), unrecognised,
+                   sample if sample is not None and seen >= sample else None)
 
     def counts_of(self, kind: AccountIdKind | SubscriptionIdKind) -> int:
         return dict(self.counts).get(kind.value, 0)
@@ -133,40 +141,52 @@ class IdUsage:
     def mixed(self) -> bool:
         return sum(1 for _, n in self.counts if n) > 1
 
+    def _rows(self) -> str:
+        """Which rows were counted: "the org's 29 provider accounts", "the newest 2,000 …"."""
+        count = self.total + self.unrecognised
+        plural = "" if count == 1 else "s"
+        if self.sample is not None:
+            return f"the newest {count:,} {WHAT[self.kinds]}{plural}"
+        return f"the org's {count:,} {WHAT[self.kinds]}{plural}"
+
     def _tally(self) -> str:
-        parts = [f"{n} {SHORT[self.kinds(k)]}{'' if n == 1 else 's'}" for k, n in self.counts if n]
+        parts = [f"{n:,} {SHORT[self.kinds(k)]}{'' if n == 1 else 's'}" for k, n in self.counts if n]
         if self.unrecognised:
-            parts.append(f"{self.unrecognised} neither")
-        return ", ".join(parts) or "no rows yet"
+            parts.append(f"{self.unrecognised:,} of neither kind")
+        return ", ".join(parts)
 
     @property
     def warnings(self) -> tuple[str, ...]:
         """What the operator must know before the app writes one of these ids."""
-        what, column, setting = WHAT[self.kinds], COLUMN[self.kinds], SETTING[self.kinds]
+        column, setting = COLUMN[self.kinds], SETTING[self.kinds]
         effective = self.effective
-        others = sum(n for k, n in self.counts if k != effective.value)
-        out: list[str] = []
-        if self.setting != AUTO and others:
-            out.append(f"{setting} = {self.setting!r}, but {others} of the org's {self.total} {what}s hold another "
-                       f"kind of {column} ({self._tally()}): if Work 365's connector writes that kind, the rows "
-                       f"written here are duplicates it does not recognise; check the setting")
-        elif self.setting == AUTO and self.detected is None and self.total:
-            out.append(f"the org's {what}s hold as many of each kind of {column} ({self._tally()}): new ones get "
-                       f"{WORDS[effective]}; set {setting} to say which Work 365's connector writes")
-        elif self.setting == AUTO and self.mixed:
-            out.append(f"the org's {what}s hold two kinds of {column} ({self._tally()}): new ones get "
-                       f"{WORDS[effective]}, as most do; set {setting} to say which Work 365's connector writes")
-        return tuple(out)
+        rows = f"{self._rows()} hold {self._tally()}" if self.total + self.unrecognised else ""
+        if self.setting != AUTO and self.detected is not None and self.detected is not effective:
+            return (f"{setting} = {self.setting!r}, but {rows}: if Work 365's connector writes "
+                    f"{WORDS[self.detected]}, the rows written here are duplicates it does not recognise; check "
+                    f"the setting",)
+        if self.setting != AUTO:
+            return ()
+        if self.total and self.detected is None:
+            return (f"{rows}, as many of each kind: new ones get {WORDS[effective]}; set {setting} to say which "
+                    f"Work 365's connector writes",)
+        if self.mixed:
+            return (f"{rows}: two kinds of {column}; new ones get {WORDS[effective]}, as most have; set {setting} "
+                    f"to say which Work 365's connector writes",)
+        if self.unrecognised and not self.total:
+            return (f"{rows}, so the kind cannot be told: new ones get {WORDS[effective]}; set {setting} to say "
+                    f"which Work 365's connector writes",)
+        return ()
 
     def describe(self) -> str:
         """One line for ``doctor``: what is written and why."""
-        rows = f"the org's {WHAT[self.kinds]}s hold {self._tally()}"
+        rows = f"{self._rows()} hold {self._tally()}" if self.total + self.unrecognised else ""
         if self.setting != AUTO:
-            why = f"set by {SETTING[self.kinds]}" + (f"; {rows}" if self.total else "")
+            why = f"set by {SETTING[self.kinds]}" + (f"; {rows}" if rows else "")
         elif self.detected is not None:
             why = f"detected: {rows}"
-        elif self.total:
-            why = f"undecided, {rows}; set {SETTING[self.kinds]} to choose"
+        elif rows:
+            why = f"undecided: {rows}; set {SETTING[self.kinds]} to choose"
         else:
             why = f"no {WHAT[self.kinds]}s to detect from yet; set {SETTING[self.kinds]} to choose"
         return f"{COLUMN[self.kinds]}: {WORDS[self.effective]} ({why})"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date
 from uuid import UUID
 
-from w365tui.domain.ids import AccountIdKind, IdUsage, SubscriptionIdKind, norm_id
+from w365tui.domain.ids import WORDS, AccountIdKind, IdUsage, SubscriptionIdKind, norm_id
 from w365tui.domain.models import (
     BillingContract,
     LicenseChangeLog,
@@ -50,14 +50,17 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
                                *, connectors: Collection[str], name_limit: int | None = None,
                                context: PlanContext = NO_CONTEXT, ids: IdUsage | None = None,
                                tenants: Mapping[str, str | None] | None = None,
+                               unreadable: Collection[str] = (),
                                new_id: Callable[[], UUID] = uuid.uuid4) -> Plan:
     """Provider accounts to create or rename so that every active StreamOne customer has one,
     keyed by provider + provider-specific id.
 
     An existing account is recognised by either id it may hold, the StreamOne customer id or
-    the customer's tenant id (``tenants``: customer id → tenant id); a new one gets the kind
-    ``ids`` says the connector writes (the customer id when not told). Not atomic: each account
-    is its own unit, so a large sync goes in several changesets.
+    the customer's tenant id (``tenants``: customer id → tenant id, None for a customer with
+    none); a new one gets the kind ``ids`` says the connector writes (the customer id when not
+    told). A customer whose tenant could not be read (``unreadable``) may hold an account under
+    it, so none is created for it. Not atomic: each account is its own unit, so a large sync
+    goes in several changesets.
     """
     title = f"Sync provider accounts on {provider.name}"
     problem = streamone_problem(provider, connectors)
@@ -79,9 +82,12 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
     unchanged = skipped = total = 0
     reactivated: list[str] = []
     no_tenant: list[str] = []
+    not_read: list[str] = []
+    shared: list[str] = []
+    claimed: dict[UUID, str] = {}  # provider account → the customer it was matched to
     seen: set[str] = set()
     provider_ref = Ref("provider", provider.id, provider.name)
-    for customer in customers:
+    for customer in sorted(customers, key=lambda c: not c.is_active):  # an active customer claims first
         if customer.id in seen:
             continue
         seen.add(customer.id)
@@ -92,16 +98,23 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
         if len(held) > 1 and held[0].id != held[1].id:
             duplicates.add(customer.id)
         current = held[0] if held else None
+        if current is not None and current.id in claimed:  # two StreamOne customers on one tenant
+            shared.append(f"{name} and {claimed[current.id]} (provider account {current.name})")
+            continue
+        if current is not None:
+            claimed[current.id] = name
         if current is None:
             written = customer.id if kind is AccountIdKind.CUSTOMER else tenant
             if not customer.is_active:
                 skipped += 1
+            elif customer.id in unreadable:
+                not_read.append(name)
             elif not written:
                 no_tenant.append(name)
             else:
                 changes.append(Create("provideraccount", new_id(),
                                       {"name": name, "providerspecificid": written, "provider": provider_ref},
-                                      name, key=provider_account_key(provider.id, norm_id(written)),
+                                      name, key=provider_account_key(provider.id, customer.id),
                                       unit=len(changes)))
         elif not current.is_active:
             if not customer.is_active:
@@ -137,6 +150,14 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
         warnings += (f"{_plural(len(no_tenant), 'StreamOne customer')} without a Microsoft tenant in StreamOne "
                      f"(provider-specific ids are tenant ids here), left without a provider account: "
                      + ", ".join(no_tenant[:5]) + (" …" if len(no_tenant) > 5 else ""),)
+    if not_read:
+        summary += f", {len(not_read)} not read"
+        warnings += (f"{_plural(len(not_read), 'StreamOne customer')} whose tenant StreamOne did not give, so "
+                     f"whether Work 365 already holds them cannot be told; left for the next sync: "
+                     + ", ".join(not_read[:5]) + (" …" if len(not_read) > 5 else ""),)
+    if shared:
+        warnings += (f"{_plural(len(shared), 'provider account')} held by two StreamOne customers of one tenant, "
+                     "left as they are: " + "; ".join(shared[:5]) + (" …" if len(shared) > 5 else ""),)
     if duplicates:
         warnings += (f"ids held by more than one provider account: {', '.join(sorted(duplicates))}",)
     if ids is not None:
@@ -144,7 +165,8 @@ def plan_provider_account_sync(provider: Provider, existing: Iterable[ProviderAc
     return Plan("sync-provider-accounts", title, tuple(changes), context, summary=summary, warnings=warnings,
                 atomic=False, stats={"customers": total, "create": creates, "rename": renames, "unchanged": unchanged,
                                      "skipped_inactive": skipped, "reactivate": len(reactivated),
-                                     "no_tenant": len(no_tenant), "id_kind": kind.value}).checked()
+                                     "no_tenant": len(no_tenant), "not_read": len(not_read),
+                                     "id_kind": kind.value}).checked()
 
 
 def ion_keys(ion: IonSubscription) -> set[str]:
@@ -153,15 +175,14 @@ def ion_keys(ion: IonSubscription) -> set[str]:
 
 
 def written_subscription_id(ion: IonSubscription, kind: SubscriptionIdKind = SubscriptionIdKind.MICROSOFT) -> str:
-    """The provider subscription id to write for ``ion``: the kind asked for, else the other
-    (a subscription StreamOne has not yet got a Microsoft id for)."""
-    first, second = (ion.subscription_id, ion.id) if kind is SubscriptionIdKind.MICROSOFT else (ion.id, ion.subscription_id)
-    return (first or second or "").strip()
+    """The provider subscription id to write for ``ion``: the kind asked for ("" when StreamOne
+    has not given that one yet)."""
+    return ((ion.subscription_id if kind is SubscriptionIdKind.MICROSOFT else ion.id) or "").strip()
 
 
-def subscription_key(provider_id: UUID, ion: IonSubscription,
-                     kind: SubscriptionIdKind = SubscriptionIdKind.MICROSOFT) -> str:
-    return f"subscription:{provider_id}:{norm_id(written_subscription_id(ion, kind))}"
+def subscription_key(provider_id: UUID, ion: IonSubscription) -> str:
+    """The same for every kind of id written, so plans journalled under either overlap."""
+    return f"subscription:{provider_id}:{norm_id(ion.subscription_id or ion.id)}"
 
 
 CREATE_LCL_NOTE = ("Work 365 writes each new subscription's Create LCL itself. It must be Not Applicable, or "
@@ -203,12 +224,16 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
     matched: set[UUID] = set()
     creates = updates = unchanged = skipped = 0
     retired: list[str] = []  # inactive in Work 365, active in StreamOne
+    pending: list[str] = []  # no id of the kind the connector writes yet
     for pa, item in ion:
         match = next((by_key[k] for k in ion_keys(item) if k in by_key), None)
         if match is not None:
             matched.add(match.id)
         if not item.is_active:
             skipped += 1
+            continue
+        if match is None and not written_subscription_id(item, kind):
+            pending.append(item.sku_display_name or item.subscription_name or item.id)
             continue
         if match is None:
             name = clip(item.sku_display_name or item.subscription_name or item.id, limits.get("subscription.name"))
@@ -227,7 +252,7 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
                 "provideraccount": Ref("provideraccount", pa.id, pa.name),
             }
             values = {k: v for k, v in values.items() if v is not None}
-            changes.append(Create("subscription", new_id(), values, label, key=subscription_key(provider.id, item, kind),
+            changes.append(Create("subscription", new_id(), values, label, key=subscription_key(provider.id, item),
                                   unit=len(changes)))
             creates += 1
         elif not match.is_active:
@@ -259,6 +284,10 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
                         + ", ".join(s.name for s in only[:5]) + (" …" if len(only) > 5 else ""))
     if ids is not None:
         warnings.extend(ids.warnings)
+    if pending:
+        warnings.append(f"{_plural(len(pending), 'StreamOne subscription')} without {WORDS[kind]} yet, left for a "
+                        "later sync (written with another id, Work 365's connector would not recognise it): "
+                        + ", ".join(pending[:5]) + (" …" if len(pending) > 5 else ""))
     if retired:
         warnings.append(f"{_plural(len(retired), 'subscription')} active in StreamOne but inactive in Work 365, "
                         "left so (reactivating one writes an Activate LCL; do it in Work 365 if it is wanted): "
@@ -267,4 +296,4 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
                 blocking=tuple(blocking), notes=(CREATE_LCL_NOTE,) if creates else (),
                 stats={"streamone": len(ion), "create": creates, "quantity": updates, "unchanged": unchanged,
                        "skipped_inactive": skipped, "settle": settled, "only_in_work365": len(only),
-                       "id_kind": kind.value}).checked()
+                       "pending": len(pending), "id_kind": kind.value}).checked()

@@ -99,19 +99,17 @@ class Reads:
                       filter=all_of(conditions) if conditions else None)
         return [model(self.schema, "provideraccount", r) for r in await self.dv.rows(query, page_size)]
 
-    async def provider_ids(self, provider_id: UUID, limit: int = ID_SAMPLE) -> tuple[list[str], list[str]]:
-        """The provider-specific ids of a provider's newest provider accounts and the provider
-        subscription ids of its newest subscriptions (``limit`` of each, active or not): what
-        the connector writes today shows in what it wrote last."""
-        out: list[list[str]] = []
-        for role, column in (("provideraccount", "providerspecificid"), ("subscription", "providersubscriptionid")):
-            t = self.schema.table(role)
-            name = t.column(column)
-            query = Query(t.entity_set, select=[name],
-                          filter=eq(self._w(role, "provider"), provider_id) & ne(name, None),
-                          orderby=["createdon desc"], top=limit)
-            out.append([str(r[name]) for r in await self.dv.rows(query, limit) if r.get(name)])
-        return out[0], out[1]
+    async def provider_ids(self, provider_id: UUID, role: str, limit: int = ID_SAMPLE) -> list[str]:
+        """The provider-specific ids of a provider's newest provider accounts (``role``
+        "provideraccount") or the provider subscription ids of its newest subscriptions
+        ("subscription"), ``limit`` of them, active or not: what the connector writes today
+        shows in what it wrote last."""
+        column = {"provideraccount": "providerspecificid", "subscription": "providersubscriptionid"}[role]
+        t = self.schema.table(role)
+        name = t.column(column)
+        query = Query(t.entity_set, select=[name], filter=eq(self._w(role, "provider"), provider_id) & ne(name, None),
+                      orderby=["createdon desc"], top=limit)
+        return [str(r[name]) for r in await self.dv.rows(query, limit) if r.get(name)]
 
     async def provider_account(self, row_id: UUID) -> ProviderAccount | None:
         return await self._one("provideraccount", row_id)

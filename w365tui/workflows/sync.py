@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from uuid import UUID
 
+from w365tui.clients.http import W365Error
 from w365tui.domain.ids import AccountIdKind, kind_of, norm_id
 from w365tui.domain.models import Account, BillingContract, Provider, ProviderAccount
 from w365tui.domain.plan import Create, Plan, Ref
@@ -22,7 +23,13 @@ from w365tui.workflows.base import (
     guarded,
     parse_id,
 )
-from w365tui.workflows.ids import customer_of, id_usage, tenant_ids
+from w365tui.workflows.ids import (
+    TenantsRead,
+    account_id_usage,
+    customer_of,
+    subscription_id_usage,
+    tenant_ids,
+)
 
 
 async def provider(session: Session, which: str | UUID | None = None) -> Provider:
@@ -57,17 +64,23 @@ async def prepare_provider_account_sync(session: Session, which: str | UUID | Pr
         progress("Reading StreamOne customers…")
     found = await customers(session, progress)
     existing = await session.reads.provider_accounts(chosen.id, include_inactive=True)
-    ids = await id_usage(session.reads, session.profile, chosen)
-    tenants: dict[str, str | None] = {}
-    if ids.accounts.effective is AccountIdKind.TENANT or ids.accounts.counts_of(AccountIdKind.TENANT):
-        # accounts keyed by tenant: each customer's tenant is read to recognise them (and to key new ones)
+    usage = await account_id_usage(session.reads, session.profile, chosen, existing)  # all of them, not a sample
+    read = TenantsRead()
+    if usage.effective is AccountIdKind.TENANT or usage.counts_of(AccountIdKind.TENANT):
+        # Accounts keyed by tenant: a customer's tenant is read to recognise its account (and to key a
+        # new one). Where most are, every active customer's (so one also held by its customer id shows
+        # as a duplicate); where few are, only those of customers no account holds by customer id.
         held = {norm_id(a.provider_specific_id) for a in existing if a.provider_id == chosen.id}
-        tenants = await tenant_ids(session, [c.id for c in found if norm_id(c.id) not in held], progress)
+        everyone = usage.effective is AccountIdKind.TENANT
+        read = await tenant_ids(session, [c.id for c in found if c.is_active and (everyone or c.id not in held)],
+                                progress)
     if progress is not None:
         progress(f"Comparing {len(found):,} StreamOne customers with the provider accounts…")
     plan = plan_provider_account_sync(chosen, existing, found, connectors=session.profile.streamone_connectors,
                                       name_limit=session.schema.max_length("provideraccount", "name"), context=ctx,
-                                      ids=ids.accounts, tenants=tenants)
+                                      ids=usage, tenants=read.found, unreadable=read.unreadable)
+    if read.unreadable:
+        plan = replace(plan, warnings=plan.warnings + (f"StreamOne said, for one: {read.failure}",))
     return guarded(session, plan)
 
 
@@ -131,24 +144,31 @@ async def prepare_subscription_sync(session: Session, account_id: str | UUID, co
         return SubscriptionSync(plan, chosen, account, contract)
     ion: list[tuple[ProviderAccount, IonSubscription]] = []
     unread: list[str] = []
+    failed: W365Error | None = None
     for pa in mapped:
         if progress is not None:
             progress(f"Reading the StreamOne subscriptions of {pa.name}…")
-        customer_id = await customer_of(session, pa)
-        if customer_id is None:
-            held = (pa.provider_specific_id or "").strip()
-            unread.append(f"{pa.name} ({'no provider-specific id' if not held else repr(held)}: "
-                          + ("no StreamOne customer has this tenant" if kind_of(held, AccountIdKind) else
-                             "neither a StreamOne customer id nor a tenant id") + ")")
-            continue
-        ion.extend([(pa, item) async for item in session.ion.subscriptions(customer_id)])
+        held = (pa.provider_specific_id or "").strip()
+        try:
+            customer_id = await customer_of(session, pa)
+            if customer_id is None:
+                unread.append(f"{pa.name} ({'no provider-specific id' if not held else repr(held)}: "
+                              + ("no StreamOne customer has this tenant" if kind_of(held, AccountIdKind) else
+                                 "neither a StreamOne customer id nor a tenant id") + ")")
+                continue
+            ion.extend([(pa, item) async for item in session.ion.subscriptions(customer_id)])
+        except W365Error as error:
+            failed = error
+            unread.append(f"{pa.name} (StreamOne: {error})")
+    if failed is not None and len(unread) == len(mapped):  # nothing read: a plan would only mislead
+        raise WorkflowError(f"the StreamOne subscriptions of {account.name} could not be read: {failed}")
     if progress is not None:
         progress(f"Comparing {len(ion)} StreamOne subscriptions with Work 365…")
     work365 = await session.reads.subscriptions(account_id=account.id)
-    ids = await id_usage(session.reads, session.profile, chosen)
+    usage = await subscription_id_usage(session.reads, session.profile, chosen)
     plan = plan_subscription_sync(provider=chosen, account=account_ref, contract=contract, ion=ion, work365=work365,
                                   today=today or date.today(), connectors=connectors, limits=session.schema.limits(),
-                                  context=ctx, ids=ids.subscriptions)
+                                  context=ctx, ids=usage)
     if unread:
         plan = replace(plan, warnings=plan.warnings + (
             f"not read from StreamOne, so left out of this sync: the subscriptions of {'; '.join(unread)}",))

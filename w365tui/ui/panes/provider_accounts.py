@@ -239,8 +239,17 @@ class ProviderAccountsPane(Pane):
         when that is a tenant id, the customer whose tenant it is (once that tenant was read)."""
         held = (account.provider_specific_id or "").strip()
         if kind_of(held, AccountIdKind) is AccountIdKind.TENANT:
-            return self.by_tenant.get(norm_id(held))
+            key = norm_id(held)
+            return self.by_tenant.get(key) or (self.session.tenants.by_tenant.get(key) if self.session else None)
         return held or None
+
+    def _named_like(self, account: ProviderAccount) -> list[str]:
+        """The StreamOne customers named as a provider account is (its name perhaps clipped)."""
+        name = account.name.casefold().strip()
+        exact = [c.id for c in self.customers.values() if c.display_name.casefold().strip() == name]
+        if exact or not account.name.endswith("…"):
+            return exact
+        return [c.id for c in self.customers.values() if same_name(account.name, c.display_name)]
 
     def _with_tenant(self, row: AccountRow) -> AccountRow:
         key = self.customer_id(row.account) or ""
@@ -254,7 +263,9 @@ class ProviderAccountsPane(Pane):
     def _table_row(row: AccountRow) -> Row:
         pa = row.account
         domain = row.profile.customer_domain if row.profile and row.profile.customer_domain else ""
-        cells = ("●" if pa.is_mapped else "○", pa.name, row.customer.id if row.customer else pa.provider_specific_id or "",
+        held = pa.provider_specific_id or ""
+        unresolved = kind_of(held, AccountIdKind) is AccountIdKind.TENANT  # keyed by a tenant not yet read
+        cells = ("●" if pa.is_mapped else "○", pa.name, row.customer.id if row.customer else "?" if unresolved else held,
                  domain,
                  row.crm_name or ("(unmapped)" if not pa.is_mapped else "(account not readable)"))
         styles = ("green" if pa.is_mapped else "yellow", None, None, None, None if pa.is_mapped else "italic")
@@ -274,7 +285,6 @@ class ProviderAccountsPane(Pane):
         """Customers and their Microsoft tenants from StreamOne; unmapped accounts first."""
         assert self.session is not None
         ion = self.session.ion
-        short_name = self.session.profile.cloud_profile_short_name
         customers: dict[str, Customer] = {}
         async for customer in ion.customers(page_size=100):
             customers[customer.id] = customer
@@ -291,7 +301,8 @@ class ProviderAccountsPane(Pane):
         for r in (unmapped + mapped)[:TENANT_PRELOAD]:
             held = (r.account.provider_specific_id or "").strip()
             if kind_of(held, AccountIdKind) is AccountIdKind.TENANT:  # keyed by tenant: the likely customers
-                named = by_name.get(r.account.name.casefold().strip())
+                known = self.session.tenants.by_tenant.get(norm_id(held))
+                named = [known] if known else by_name.get(r.account.name.casefold().strip())
                 if named is None and r.account.name.endswith("…"):  # a name clipped to the column
                     named = [c.id for c in customers.values() if same_name(r.account.name, c.display_name)]
                 wanted += named or []
@@ -301,11 +312,28 @@ class ProviderAccountsPane(Pane):
         profiles: dict[str, CloudProfile | None] = dict(self.profiles)
         for index, customer_id in enumerate(wanted, start=1):
             if customer_id not in profiles:
-                profiles[customer_id] = (await ion.cloud_profiles(customer_id)).profile(short_name)
+                profiles[customer_id] = await self._cloud_profile(customer_id)
             if index % 25 == 0 or index == len(wanted):
                 self.status(f"Reading tenants from StreamOne… {index} of {len(wanted)} (esc cancels)")
                 self.post_message(self.TenantsLoaded(customers, dict(profiles)))
         self.post_message(self.TenantsLoaded(customers, profiles, complete=True))
+
+    async def _cloud_profile(self, customer_id: str) -> CloudProfile | None:
+        """The customer's Microsoft cloud profile, remembered as the syncs remember tenants; None
+        when StreamOne has none for it (or no longer knows the customer)."""
+        from w365tui.clients.http import NotFoundError
+        from w365tui.workflows.ids import memo
+
+        assert self.session is not None
+        try:
+            profiles = await self.session.ion.cloud_profiles(customer_id)
+        except NotFoundError:
+            return None
+        profile = profiles.profile(self.session.profile.cloud_profile_short_name)
+        tenant = (profile.customer_tenant_id or "").strip() if profile else ""
+        if kind_of(tenant, AccountIdKind) is AccountIdKind.TENANT:
+            memo(self.session).remember(customer_id, tenant, norm_id(tenant))
+        return profile
 
     @on(TenantsLoaded)
     def _tenants(self, message: TenantsLoaded) -> None:
@@ -345,6 +373,8 @@ class ProviderAccountsPane(Pane):
         if row is None or self.session is None:
             return
         key = self.customer_id(row.account)
+        if key is None and self.tenants_loaded and kind_of(row.account.provider_specific_id, AccountIdKind):
+            key = next((c for c in self._named_like(row.account) if c not in self.profiles), None)  # by tenant
         if self.tenants_loaded and key in self.customers and key not in self.profiles:
             self.load_tenant(key)
         elif not row.account.is_mapped and row.account.id not in self.suggestions:
@@ -355,8 +385,7 @@ class ProviderAccountsPane(Pane):
         """The tenant of the row under the cursor, when the preload did not reach it."""
         assert self.session is not None
         await asyncio.sleep(0.15)  # the cursor may be passing by
-        short_name = self.session.profile.cloud_profile_short_name
-        profile = (await self.session.ion.cloud_profiles(customer_id)).profile(short_name)
+        profile = await self._cloud_profile(customer_id)
         self.post_message(self.TenantsLoaded(self.customers, {**self.profiles, customer_id: profile}, single=customer_id))
 
     @property
