@@ -71,6 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     subs.add_argument("--contract", metavar="ID", help="the billing contract (default: the account's default)")
     subs.add_argument("--provider", metavar="NAME_OR_ID", help="the provider (default: the StreamOne one)")
 
+    accounts_cmd = commands.add_parser("accounts", help="find CRM accounts, and see one customer at a glance")
+    account_commands = accounts_cmd.add_subparsers(dest="accounts_command", metavar="ACTION", required=True)
+    find = account_commands.add_parser("search", parents=[profile, output],
+                                       help="CRM accounts by name, domain, account number, tenant or customer id")
+    find.add_argument("text", metavar="TEXT")
+    one = account_commands.add_parser("show", parents=[profile, output],
+                                      help="one customer: provider accounts, contracts, subscription counts, flags "
+                                           "(exit 1 when something is flagged)")
+    one.add_argument("account_id", metavar="ID", help="the CRM account")
+
     mapping = commands.add_parser("map", parents=[write], help="map a provider account to a CRM account")
     mapping.add_argument("--provider-account", metavar="ID", required=True)
     mapping.add_argument("--account", metavar="ID", required=True, help="the CRM account")
@@ -134,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sandbox(args)
         if args.command in ("doctor", "login"):
             return _doctor(args)
-        if args.command in ("sync", "map", "unmap", "plan"):
+        if args.command in ("sync", "map", "unmap", "plan", "accounts"):
             return _workflow(args)
         return _tui(args)
     except SettingsError as error:
@@ -383,7 +393,18 @@ def _journal_only(args: argparse.Namespace, name: str, profile: Any, journal: An
 
 
 async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
-    from w365tui.workflows import mapping, plans, sync
+    from w365tui.workflows import customers, mapping, plans, render, sync
+
+    if args.command == "accounts" and args.accounts_command == "search":
+        found = await customers.search(session, args.text)
+        out.data.update(render.search_json(found))
+        out.text(render.search_text(found))
+        return DONE
+    if args.command == "accounts":
+        view = await customers.customer(session, args.account_id)
+        out.data.update(render.customer_json(view))
+        out.text(render.customer_text(view))
+        return REFUSED if view.findings else DONE
 
     if args.command == "sync" and args.sync_command == "provider-accounts":
         plan = await sync.prepare_provider_account_sync(session, args.provider)

@@ -121,6 +121,11 @@ def _score(tenant: Tenant, candidate: Candidate) -> Suggestion | None:
     return Suggestion(account, round(score, 1), tuple(reasons), tuple(warnings))
 
 
+def score(tenant: Tenant, candidate: Candidate) -> Suggestion | None:
+    """How well one CRM account matches one tenant (None: no evidence at all)."""
+    return _score(tenant, candidate)
+
+
 def rank(tenant: Tenant, candidates: Iterable[Candidate], limit: int = 10) -> list[Suggestion]:
     """The best matches first; when the top two are too close to call, both say so."""
     scored = [s for s in (_score(tenant, c) for c in candidates) if s is not None]

@@ -61,6 +61,7 @@ class Account(_Entity):
     website: str | None = None
     email: str | None = None
     city: str | None = None
+    number: str | None = None
     primary_contact_email: str | None = None
     state: RecordState = RecordState.ACTIVE
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from w365tui.sandbox import seed as seeding
 from w365tui.sandbox.asgi import SandboxApp
+from w365tui.sandbox.dataverse import ORGANIZATION_ID
 from w365tui.sandbox.faults import FaultInjector
 from w365tui.sandbox.schema import catalog
 from w365tui.sandbox.server import LoopbackServer
@@ -75,6 +76,11 @@ class Sandbox:
         store.set_meta("naming", catalog(naming).naming)
         if seed is not None:
             seeding.seed(store, seed=seed, scale=scale, connector_ids=connector_ids)
+        book = (seed, scale, catalog(naming).naming, tuple(connector_ids))
+        if book != (1, None, "published", seeding.CONNECTOR_IDS):
+            # Another book is another org: what the app caches per org (its schema, tenants) must not
+            # carry over from one to the other. The demo book keeps the one id its screenshots show.
+            store.set_meta("organization_id", str(uuid.uuid5(uuid.UUID(ORGANIZATION_ID), repr(book))))
         return cls(store, clock=clock)
 
     @property

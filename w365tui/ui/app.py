@@ -7,7 +7,7 @@ All I/O runs in workers; a worker's failure becomes a notification and the app s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -189,6 +189,15 @@ class W365App(App[None]):
         pane = self.active_pane
         if pane is not None:
             pane.focus_list()
+
+    def show_customer(self, account: Any) -> bool:
+        """Open the first other pane that shows a customer's records, on this account."""
+        active = self.active_pane
+        for pane in self.panes:
+            if pane is not active and pane.show_customer(account):
+                self.action_pane(pane.PANE_ID)
+                return True
+        return False
 
     def action_journal(self, focus: str | None = None) -> None:
         from w365tui.ui.journal import JournalScreen

@@ -22,6 +22,7 @@ from w365tui.journal import Journal
 from w365tui.sandbox.host import Sandbox
 from w365tui.settings import Profile
 from w365tui.ui.app import W365App
+from w365tui.ui.panes.customers import CustomersPane
 from w365tui.ui.panes.provider_accounts import ProviderAccountsPane
 from w365tui.ui.screens import AccountPickerScreen, ReviewScreen
 
@@ -95,6 +96,44 @@ async def help_screen(app: W365App, pilot: object) -> None:
     await _press(pilot, "question_mark")
 
 
+async def _customer(app: W365App, pilot: object, text: str) -> CustomersPane:
+    """Pane 2 with ``text`` searched and the first account read, the list focused."""
+    await _ready(app, pilot)
+    await _press(pilot, "2", *text)
+    pane = app.query_one(CustomersPane)
+    await _until(pilot, lambda: pane.current is not None and pane.current.id in pane.views
+                 and pane.current.id in pane.detailed)
+    await _press(pilot, "down")
+    return pane
+
+
+async def customers(app: W365App, pilot: object) -> None:
+    await _customer(app, pilot, "co")
+
+
+async def customers_hostile(app: W365App, pilot: object) -> None:
+    await _customer(app, pilot, "evil")
+
+
+async def customers_map(app: W365App, pilot: object) -> None:
+    from w365tui.ui.screens import ChoiceScreen
+
+    await _customer(app, pilot, "contoso")
+    await _press(pilot, "m")
+    await _until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+    await pilot.pause(0.1)  # type: ignore[attr-defined]
+
+
+async def subscriptions(app: W365App, pilot: object) -> None:
+    from w365tui.ui.panes.subscriptions import SubscriptionsPane
+
+    await _customer(app, pilot, "fabrikam")
+    await _press(pilot, "enter")
+    pane = app.query_one(SubscriptionsPane)
+    await _until(pilot, lambda: bool(pane.lines))
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
 def _pane(number: str) -> Scene:
     async def scene(app: W365App, pilot: object) -> None:
         await _ready(app, pilot)
@@ -109,9 +148,12 @@ SCENES: dict[str, Scene] = {
     "1-map-review": map_review,
     "1-sync-preview": sync_preview,
     "journal": journal,
-    "2-subscriptions": _pane("2"),
-    "3-license-change-logs": _pane("3"),
-    "4-reports": _pane("4"),
+    "2-customers": customers,
+    "2-customers-hostile": customers_hostile,
+    "2-customers-map": customers_map,
+    "3-subscriptions": subscriptions,
+    "4-license-change-logs": _pane("4"),
+    "5-reports": _pane("5"),
     "help": help_screen,
 }
 

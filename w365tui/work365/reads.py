@@ -21,6 +21,7 @@ from w365tui.clients.odata import (
     endswith,
     eq,
     ne,
+    startswith,
 )
 from w365tui.domain.matching import Candidate, Tenant, domain_of, search_terms
 from w365tui.domain.models import (
@@ -34,6 +35,7 @@ from w365tui.domain.models import (
 from w365tui.work365.rows import model, select, wire_name
 from w365tui.work365.schema import Work365Schema
 
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
 ID_SAMPLE = 2000  # rows whose ids show which kind the connector writes
 
 
@@ -168,6 +170,77 @@ class Reads:
         rows = await self.dv.rows(Query(t.entity_set, select=select(self.schema, "account"), filter=condition,
                                         orderby=[t.column("name")], top=top))
         return [model(self.schema, "account", r) for r in rows]
+
+    async def find_accounts(self, terms: Sequence[str], top: int = 500) -> list[Account]:
+        """Active accounts holding every one of ``terms`` in their name, website or e-mail (or
+        whose account number starts with it); at most ``top`` (the ranking happens locally)."""
+        t = self.schema.table("account")
+        columns = [c for c in ("name", "website", "email") if t.has(c)]
+        conditions: list[Filter] = [eq("statecode", 0)]
+        for term in terms:
+            condition: Filter = any_of(contains(t.column(c), term.strip()) for c in columns)
+            if t.has("number"):
+                condition = condition | startswith(t.column("number"), term.strip())
+            conditions.append(condition)
+        rows = await self.dv.rows(Query(t.entity_set, select=select(self.schema, "account"),
+                                        filter=all_of(conditions), top=top), min(top, 5000))
+        return [model(self.schema, "account", r) for r in rows]
+
+    async def accounts_holding(self, provider_specific_id: str) -> dict[UUID, list[ProviderAccount]]:
+        """The CRM accounts that provider accounts holding this provider-specific id are mapped
+        to (a tenant id or customer id pasted from a ticket), with those provider accounts."""
+        t = self.schema.table("provideraccount")
+        wanted = provider_specific_id.strip()
+        spellings = {wanted, wanted.lower(), wanted.upper(), f"{{{wanted}}}"}
+        condition = eq("statecode", 0) & ne(self._w("provideraccount", "account"), None) & any_of(
+            eq(t.column("providerspecificid"), s) for s in sorted(spellings))
+        found: dict[UUID, list[ProviderAccount]] = {}
+        for row in await self.dv.rows(Query(t.entity_set, select=select(self.schema, "provideraccount"),
+                                            filter=condition, top=50)):
+            pa = model(self.schema, "provideraccount", row)
+            if pa.account_id is not None:
+                found.setdefault(pa.account_id, []).append(pa)
+        return found
+
+    async def accounts_by_id(self, ids: Collection[UUID]) -> list[Account]:
+        t = self.schema.table("account")
+        out: list[Account] = []
+        for chunk in _chunks(sorted(set(ids), key=str)):
+            rows = await self.dv.rows(Query(t.entity_set, select=select(self.schema, "account"),
+                                            filter=any_of(eq(t.primary_id, i) for i in chunk)))
+            out += [model(self.schema, "account", r) for r in rows]
+        return out
+
+    async def with_default_contract(self, account_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of the accounts have an active default billing contract."""
+        t = self.schema.table("billingcontract")
+        if not t.has("isdefault"):
+            return set()
+        owner = self._w("billingcontract", "customer")
+        found: set[UUID] = set()
+        for chunk in _chunks(sorted(set(account_ids), key=str)):
+            condition = eq("statecode", 0) & eq(t.column("isdefault"), True) & any_of(eq(owner, i) for i in chunk)
+            for row in await self.dv.rows(Query(t.entity_set, select=[t.primary_id, owner], filter=condition)):
+                if row.get(owner):
+                    found.add(UUID(row[owner]))
+        return found
+
+    async def contracts_shown(self, account_id: UUID) -> list[tuple[BillingContract, dict[str, str]]]:
+        """The account's billing contracts (the default first), each with how Dataverse shows
+        its frequency, policy, currency and price list."""
+        t = self.schema.table("billingcontract")
+        query = Query(t.entity_set, select=select(self.schema, "billingcontract"),
+                      filter=eq(self._w("billingcontract", "customer"), account_id))
+        out = []
+        async for page in self.dv.pages(query, annotations=True):
+            for row in page.rows:
+                shown = {}
+                for name in ("billingfrequency", "billingpolicy", "currency", "pricelist"):
+                    if t.has(name):
+                        value = row.get(f"{self._w('billingcontract', name)}@{FORMATTED}")
+                        shown[name] = value if isinstance(value, str) else ""
+                out.append((model(self.schema, "billingcontract", row), shown))
+        return sorted(out, key=lambda c: (not c[0].is_active, not c[0].is_default, c[0].name.casefold()))
 
     async def billing_contracts(self, account_id: UUID) -> list[BillingContract]:
         """The account's billing contracts, the default first."""

@@ -22,10 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from w365tui.clients.odata import DataverseClient, EntityMetadata
-from w365tui.domain.enums import LclEvent, LclStatus, ProviderType, ProvisioningStatus
+from w365tui.domain.enums import (
+    BillingFrequency,
+    BillingPolicy,
+    LclEvent,
+    LclStatus,
+    ProviderType,
+    ProvisioningStatus,
+)
 from w365tui.settings import SchemaOverrides
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Field kinds, and the metadata AttributeType each is found by.
 TEXT, INT, DATE, BOOL, MONEY, LOOKUP, OPTION = "text", "int", "date", "bool", "money", "lookup", "option"
@@ -82,6 +89,7 @@ ROLES: dict[str, RoleSpec] = {spec.role: spec for spec in (
         F("website", TEXT, "websiteurl", model="website"),
         F("email", TEXT, "emailaddress1", model="email"),
         F("city", TEXT, "address1_city", model="city", required=False),
+        F("number", TEXT, "accountnumber", model="number", required=False),
         F("primarycontact", LOOKUP, "primarycontactid", target="contact"),
     )),
     RoleSpec("contact", "contact", (
@@ -104,6 +112,14 @@ ROLES: dict[str, RoleSpec] = {spec.role: spec for spec in (
         F("name", TEXT, primary_name=True, model="name"),
         F("customer", LOOKUP, target="account", model="customer_id"),
         F("isdefault", BOOL, hint=("default",), model="is_default"),
+        F("startdate", DATE, hint=("startdate",), model="start_date", required=False),
+        F("enddate", DATE, hint=("enddate",), model="end_date", required=False),
+        F("billingfrequency", OPTION, option_set="billing_frequency", labels=("monthly", "annual"),
+          model="billing_frequency", required=False),
+        F("billingpolicy", OPTION, option_set="billing_policy", labels=("advance", "arrears"), model="billing_policy",
+          required=False),
+        F("currency", LOOKUP, "transactioncurrencyid", target="transactioncurrency", required=False),
+        F("pricelist", LOOKUP, target="pricelevel", required=False),
     )),
     RoleSpec("invoice", "invoice", (
         F("name", TEXT, "name"),
@@ -124,6 +140,8 @@ ROLES: dict[str, RoleSpec] = {spec.role: spec for spec in (
         F("provideraccount", LOOKUP, target="provideraccount", model="provider_account_id"),
         F("providersubscriptionid", TEXT, hint=("provider", "subscriptionid"), model="provider_subscription_id"),
         F("partnumber", TEXT, hint=("partnumber",), model="part_number"),
+        F("sellingprice", MONEY, hint=("sellingprice",), model="selling_price", required=False),
+        F("currency", LOOKUP, "transactioncurrencyid", target="transactioncurrency", required=False),
     ), status_set="subscription_status"),
     RoleSpec("licensechangelog", None, (
         F("name", TEXT, primary_name=True, model="name"),
@@ -140,13 +158,15 @@ ROLES: dict[str, RoleSpec] = {spec.role: spec for spec in (
 )}
 
 # Tables a lookup may point at without being a role of their own.
-EXTRA_TARGETS = {"product": "product"}
+EXTRA_TARGETS = {"product": "product", "transactioncurrency": "transactioncurrency", "pricelevel": "pricelevel"}
 
 # What each option set's values mean, found by label; the meanings that must be found.
 OPTION_MEANINGS: dict[str, tuple[str, ...]] = {
     "provider_type": tuple(m.value for m in ProviderType),
     "lcl_event": tuple(m.value for m in LclEvent),
     "provisioning_status": tuple(m.value for m in ProvisioningStatus),
+    "billing_frequency": tuple(m.value for m in BillingFrequency),
+    "billing_policy": tuple(m.value for m in BillingPolicy),
 }
 REQUIRED_OPTIONS = {
     "provider_type": ("automatic", "manual"),

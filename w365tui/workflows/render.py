@@ -97,3 +97,100 @@ def records_text(records: Sequence[PlanRecord]) -> str:
         return "no plans in the journal"
     header = f"{'id':<8}  {'time':<16}  {'status':<12} {'changes':>5}  title"
     return "\n".join([header, *(record_line(r) for r in records)])
+
+
+# -- accounts ----------------------------------------------------------------------------------------
+def _account_json(account: Any) -> dict[str, Any]:
+    from w365tui.domain.customers import account_domain
+
+    return {"id": str(account.id), "name": account.name, "domain": account_domain(account) or None,
+            "city": account.city, "number": account.number, "state": str(account.state)}
+
+
+def search_json(search: Any) -> dict[str, Any]:
+    details = search.details
+    hits = []
+    for hit in search.hits:
+        row = {**_account_json(hit.account), "score": hit.score, "matched": hit.why}
+        if hit.account.id in details.known:
+            row["provider_accounts"] = details.mapped.get(hit.account.id, 0)
+            row["default_contract"] = hit.account.id in details.default_contract
+        hits.append(row)
+    return {"text": search.found.text, "complete": search.found.complete, "accounts": hits}
+
+
+def search_text(search: Any, limit: int = 50) -> str:
+    from w365tui.domain.customers import account_domain
+
+    if not search.hits:
+        return f"no CRM account matches {search.found.text!r}"
+    details = search.details
+    out = [f"{len(search.hits)} CRM account{'s match' if len(search.hits) != 1 else ' matches'} {search.found.text!r}"
+           + ("" if search.found.complete else " (the service had more: type more to narrow)")]
+    for hit in search.hits[:limit]:
+        account = hit.account
+        extra = ""
+        if account.id in details.known:
+            extra = (f" · {details.mapped.get(account.id, 0)} provider account"
+                     f"{'s' if details.mapped.get(account.id, 0) != 1 else ''}"
+                     + (" · default contract" if account.id in details.default_contract else " · no default contract"))
+        out.append(f"  {account.id}  {account.name}" + (f" · {account_domain(account)}" if account_domain(account)
+                                                        else "") + (f" · {account.city}" if account.city else "")
+                   + extra + f"  [{hit.why}]")
+    if len(search.hits) > limit:
+        out.append(f"  … {len(search.hits) - limit} more (--format json lists them all)")
+    return "\n".join(out)
+
+
+def customer_json(view: Any) -> dict[str, Any]:
+    counts = view.counts
+    return {
+        "account": _account_json(view.account),
+        "provider_accounts": [{"id": str(p.account.id), "name": p.account.name, "provider": p.provider,
+                               "provider_specific_id": p.account.provider_specific_id, "tenant_id": p.tenant_id,
+                               "domain": p.domain} for p in view.provider_accounts],
+        "billing_contracts": [{"id": str(c.contract.id), "name": c.contract.name, "frequency": c.frequency or None,
+                               "policy": c.policy or None, "currency": c.currency or None,
+                               "price_list": c.price_list or None, "default": c.contract.is_default,
+                               "state": str(c.contract.state),
+                               "start": c.contract.start_date.isoformat() if c.contract.start_date else None,
+                               "end": c.contract.end_date.isoformat() if c.contract.end_date else None}
+                              for c in view.contracts],
+        "subscriptions": {"manual": {"active": counts.manual_active, "inactive": counts.manual_inactive},
+                          "automatic": {"active": counts.automatic_active, "inactive": counts.automatic_inactive},
+                          "other": {"active": counts.other_active, "inactive": counts.other_inactive},
+                          "lcl_mismatch": list(view.mismatched)},
+        "flags": [{"subscription": f.subscription, "problem": f.problem} for f in view.flags],
+    }
+
+
+def customer_text(view: Any) -> str:
+    from w365tui.domain.customers import account_domain
+
+    account = view.account
+    out = [f"{account.name}  ({account.id})" + "".join(f" · {v}" for v in (account_domain(account), account.city,
+                                                                           account.number) if v)]
+    out.append(f"provider accounts: {len(view.provider_accounts) or 'none mapped'}")
+    for p in view.provider_accounts:
+        out.append(f"  {p.provider}: {p.account.name} · id {p.account.provider_specific_id or '—'}"
+                   + (f" · tenant {p.tenant_id}" if p.tenant_id and p.tenant_id != p.account.provider_specific_id
+                      else "") + (f" · {p.domain}" if p.domain else ""))
+    out.append(f"billing contracts: {len(view.contracts) or 'none'}")
+    for c in view.contracts:
+        contract = c.contract
+        facts = [c.frequency, c.policy, c.currency, c.price_list, "default" if contract.is_default else "",
+                 "inactive" if not contract.is_active else ""]
+        out.append(f"  {contract.name} · " + " · ".join(f for f in facts if f))
+    counts = view.counts
+    out.append(f"subscriptions: {counts.total} — manual {counts.manual_active} active, {counts.manual_inactive} "
+               f"inactive; automatic {counts.automatic_active} active, {counts.automatic_inactive} inactive"
+               + (f"; other {counts.other_active + counts.other_inactive}" if counts.other_active
+                  + counts.other_inactive else ""))
+    if view.mismatched:
+        out.append(f"Σ LCL ≠ quantity on {len(view.mismatched)}: " + ", ".join(view.mismatched))
+    for flag in view.flags:
+        out.append(f"⚠ {flag.subscription}: {flag.problem}")
+    if not view.findings:
+        out.append("no flags: every active subscription has its customer, contract, price and start date, "
+                   "and its LCLs add up")
+    return "\n".join(out)

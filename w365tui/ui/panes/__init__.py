@@ -6,9 +6,13 @@ Adding a pane is adding it here; the shell names none.
 from __future__ import annotations
 
 from w365tui.ui.panes.base import Pane
-from w365tui.ui.panes.coming import LicenseChangeLogsPane, ReportsPane, SubscriptionsPane
+from w365tui.ui.panes.coming import LicenseChangeLogsPane, ReportsPane
+from w365tui.ui.panes.customers import CustomersPane
 from w365tui.ui.panes.provider_accounts import ProviderAccountsPane
+from w365tui.ui.panes.subscriptions import SubscriptionsPane
 
-PANES: tuple[type[Pane], ...] = (ProviderAccountsPane, SubscriptionsPane, LicenseChangeLogsPane, ReportsPane)
+#: The order of an onboarding: map the tenant, find the customer, its subscriptions, their LCLs, the reports.
+PANES: tuple[type[Pane], ...] = (ProviderAccountsPane, CustomersPane, SubscriptionsPane, LicenseChangeLogsPane,
+                                 ReportsPane)
 
 __all__ = ["PANES", "Pane"]

@@ -113,6 +113,40 @@ class Pane(Vertical):
             self.applying = False
         self.post_message(PlanApplied(plan, applied))
 
+    def report(self, message: PlanApplied) -> bool:
+        """Tell the operator how a reviewed plan ended (and its follow-up); True when it was
+        applied, so the pane reads again what it changed."""
+        plan = message.plan
+        if message.refused:
+            self.say(message.refused, title="Refused", severity="error", timeout=12)
+            return False
+        applied = message.applied
+        if applied is None:  # a rollback with nothing to undo
+            return False
+        self.say(applied.message() if not applied.ok else self.success(plan),
+                 title="Saved" if applied.ok else "Not applied", severity="information" if applied.ok else "error",
+                 timeout=None if applied.ok else 15)
+        followup = applied.followup
+        if followup is not None:
+            self.say(f"{followup.plan.summary}: set Not Applicable so nothing is ordered twice ({followup.message()}).",
+                     title="Checked", severity="warning" if followup.ok else "error", timeout=15)
+        if applied.followup_error:
+            self.say(applied.followup_error, title="Not checked", severity="error", timeout=15)
+        return True
+
+    @staticmethod
+    def success(plan: Plan) -> str:
+        stats = plan.stats
+        if plan.kind == "sync-provider-accounts":
+            return f"{stats.get('create', 0)} created, {stats.get('rename', 0)} renamed."
+        if plan.kind == "sync-subscriptions":
+            return f"{stats.get('create', 0)} added, {stats.get('quantity', 0)} quantities changed."
+        return plan.summary or plan.title
+
+    def show_customer(self, account: Any) -> bool:
+        """Show this CRM account's records; False when the pane shows none by customer."""
+        return False
+
     def status(self, text: str) -> None:
         """One line of what the pane is doing (panes with a status line override this)."""
 

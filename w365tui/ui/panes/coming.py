@@ -5,15 +5,9 @@ from __future__ import annotations
 from w365tui.ui.panes.base import ComingPane
 
 
-class SubscriptionsPane(ComingPane):
-    PANE_ID = "subscriptions"
-    TITLE = "Subscriptions"
-    TEXT = "Side-by-side comparison and retirement of manual subscriptions arrive in the next release."
-
-
 class LicenseChangeLogsPane(ComingPane):
     PANE_ID = "lcls"
-    TITLE = "License change logs"
+    TITLE = "LCLs"
     TEXT = "Editing license change logs, with archive toggles, arrives in a coming release."
 
 

@@ -552,36 +552,12 @@ class ProviderAccountsPane(Pane):
     @on(PlanApplied)
     def _plan_applied(self, message: PlanApplied) -> None:
         plan = message.plan
-        if message.refused:
-            self.say(message.refused, title="Refused", severity="error", timeout=12)
-            self.show_counts()
-            return
-        applied = message.applied
-        if applied is None:  # a rollback with nothing to undo
-            return
-        self.say(applied.message() if not applied.ok else self._success(plan),
-                 title="Saved" if applied.ok else "Not applied", severity="information" if applied.ok else "error",
-                 timeout=None if applied.ok else 15)
-        followup = applied.followup
-        if followup is not None:
-            self.say(f"{followup.plan.summary}: set Not Applicable so nothing is ordered twice ({followup.message()}).",
-                     title="Checked", severity="warning" if followup.ok else "error", timeout=15)
-        if applied.followup_error:
-            self.say(applied.followup_error, title="Not checked", severity="error", timeout=15)
-        if plan.kind in ("map", "unmap") and plan.context.provider_account_id is not None:
-            self.read_row(plan.context.provider_account_id)
-        elif plan.kind == "sync-provider-accounts":
-            self.load()
+        if self.report(message):
+            if plan.kind in ("map", "unmap") and plan.context.provider_account_id is not None:
+                self.read_row(plan.context.provider_account_id)
+            elif plan.kind == "sync-provider-accounts":
+                self.load()
         self.show_counts()
-
-    @staticmethod
-    def _success(plan: Plan) -> str:
-        stats = plan.stats
-        if plan.kind == "sync-provider-accounts":
-            return f"{stats.get('create', 0)} created, {stats.get('rename', 0)} renamed."
-        if plan.kind == "sync-subscriptions":
-            return f"{stats.get('create', 0)} added, {stats.get('quantity', 0)} quantities changed."
-        return plan.summary or plan.title
 
     @work(exclusive=False, exit_on_error=False, group="accounts-row")
     async def read_row(self, row_id: UUID) -> None:
