@@ -33,6 +33,9 @@ def test_search_by_name_domain_and_customer_id(served: Served) -> None:
         ("Fabrikam Inc", "customer id of Fabrikam, Inc.")]
     none = served.run("accounts", "search", "no such customer anywhere")
     assert none.returncode == 0 and none.stdout.strip() == "no CRM account matches 'no such customer anywhere'"
+    for little in ("", "x", "'"):
+        refused = served.run("accounts", "search", little)
+        assert refused.returncode == 2 and "is too little to search by" in refused.stderr, little
 
 
 def account_id(served: Served, name: str) -> str:
@@ -51,6 +54,16 @@ def test_show_prints_the_customer_and_exits_1_when_something_is_flagged(served: 
     assert flagged["subscriptions"]["automatic"] == {"active": 1, "inactive": 0}
     code, mismatch = served.json("accounts", "show", account_id(served, "Woodgrove Bank"))
     assert code == 1 and mismatch["subscriptions"]["lcl_mismatch"] == ["Microsoft 365 E5 (annual)"]
+
+
+def test_show_exits_2_when_streamone_cannot_be_read_and_says_what_is_missing(served: Served) -> None:
+    served.fault(kind="status", path="cloudProfiles", status=404)
+    try:
+        code, shown = served.json("accounts", "show", account_id(served, "Tailspin Toys, Inc"))
+    finally:
+        served.recover()
+    assert code == 2 and shown["unread"] and "StreamOne" in shown["unread"][0]
+    assert shown["billing_contracts"]  # what Work 365 holds is still shown
 
 
 def test_show_refuses_what_is_not_an_account(served: Served) -> None:

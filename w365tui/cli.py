@@ -404,6 +404,9 @@ async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
         view = await customers.customer(session, args.account_id)
         out.data.update(render.customer_json(view))
         out.text(render.customer_text(view))
+        if view.unread:  # shown as far as it could be read, and said to be incomplete
+            print(f"w365tui: could not read {'; '.join(view.unread)}", file=sys.stderr)
+            return ERROR
         return REFUSED if view.findings else DONE
 
     if args.command == "sync" and args.sync_command == "provider-accounts":

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import tempfile
 import time
+import uuid
 
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
@@ -123,12 +126,14 @@ async def main() -> None:
     parser.add_argument("--scale", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    import tempfile
     from pathlib import Path
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp()  # what the app caches per org goes here, not to yours
 
     started = time.perf_counter()
     store = Store(":memory:")
     seeding.seed(store, seed=1, scale=args.scale)
+    store.set_meta("organization_id", str(uuid.uuid4()))  # a book of its own: an org of its own
     print(f"sandbox of {args.scale:,} customers built in {time.perf_counter() - started:.1f} s")
     journal = Journal(Path(tempfile.mkdtemp()) / "journal.jsonl")
     with Sandbox(store) as sandbox:

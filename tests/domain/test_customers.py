@@ -42,7 +42,9 @@ def test_names_rank_as_the_mapping_suggestions_normalise_them() -> None:
 
 
 def test_domains_account_numbers_and_ids_find_accounts_too() -> None:
-    assert names("contoso.com") == ["Contoso Ltd"]
+    assert names("contoso.com") == ["Contoso Ltd"] == names("www.contoso.com")[:1]
+    assert names("it@northwind.example") == ["Northwind Traders"]
+    assert names("north wind") == ["Northwind Traders"]  # every word somewhere: what the service matched
     assert names("northwind.example") == ["Northwind Traders"]
     assert names("C2000") == ["Adventure Works"] and names("c20002")[0] == "Adventure Works"
     found = rank_accounts("306870", ACCOUNTS, {ACCOUNTS[4].id: "customer id of AW"})
@@ -61,6 +63,7 @@ def test_what_the_service_is_asked_and_when_a_longer_text_needs_no_new_question(
     assert [h.account.name for h in found.hits("contoso ltd")] == ["Contoso Ltd", "Contoso Limited"]
     assert not found.narrows_to("north")  # another word: ask the service
     assert not Found("cont", ("cont",), tuple(ACCOUNTS), complete=False).narrows_to("conto")  # it had more
+    assert not Found("12ab", ("12ab",), (), complete=True).narrows_to("x12ab")  # numbers match by their start
     two = Found("acme an", ("acme", "an"), (), complete=True)
     assert two.narrows_to("acme ana") and not two.narrows_to("acme")  # a word dropped: the answer was narrower
     assert not found.narrows_to("306870")  # an id: ask which accounts hold it

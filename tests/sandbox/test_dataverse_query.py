@@ -63,7 +63,12 @@ def test_unknown_column_and_entity_set_are_refused(dv: httpx.Client) -> None:
         ("contains(name,'o''brien')", ["O'Brien and Sons UK Limited"]),  # a doubled quote is one quote
         ("endswith(name,'GmbH') and not contains(name, 'Cafe')", ["Lamna Healthcare GmbH"]),
         ("name eq 'Fabrikam Inc' or name eq 'Woodgrove Bank'", ["Fabrikam Inc", "Woodgrove Bank"]),
-        ("contains(name,'[bold red]')", ["[bold red]Evil[/] Corp"]),
+        ("contains(name,'[[]bold red]')", ["[bold red]Evil[/] Corp"]),  # [[] is a literal [
+        # Dataverse's wildcards: _ any one character, % any run, [..] one of a set, [^..] none of it
+        ("startswith(name,'c_ho')", ["Coho Winery"]),
+        ("startswith(name,'contoso%ph')", ["Contoso Pharmaceuticals"]),
+        ("startswith(name,'[fn]%')", ["Fabrikam Inc", "Fourth Coffee", "Northwind Traders"]),
+        ("startswith(name,'contoso l[^t]')", ["Contoso Limited"]),
         ("name eq 'x'' or 1 eq 1 or name eq ''y'", []),
         ("(startswith(name,'Contoso') and contains(name,'Li')) and not (name eq 'Contoso Ltd')", ["Contoso Limited"]),
     ],

@@ -53,3 +53,30 @@ async def test_the_web_address_of_a_record(session: Session, sandbox: Sandbox) -
                                             streamone={"account_id": 7}))
     assert customers.record_url(real, "account", row) == (
         f"https://contoso.crm.dynamics.com/main.aspx?pagetype=entityrecord&etn=account&id={row}")
+
+
+async def test_an_exact_name_is_found_among_many_that_hold_it(session: Session, sandbox: Sandbox) -> None:
+    from w365tui.sandbox.schema import BY_LOGICAL
+
+    table = BY_LOGICAL["account"]
+    for n in range(520):  # more than one answer holds: the service's answer is not complete
+        sandbox.store.insert(table, {"accountid": str(UUID(int=0xA9E0000 + n)), "name": f"Apex Holdings {n:03d}",
+                                     "statecode": 0, "statuscode": 1})
+    sandbox.store.insert(table, {"accountid": str(UUID(int=0xA9EFFFF)), "name": "Zzz Apex", "statecode": 0,
+                                 "statuscode": 1})
+    sandbox.store.insert(table, {"accountid": str(UUID(int=0xA9EFFFE)), "name": "Apex", "statecode": 0,
+                                 "statuscode": 1})
+    found = await customers.search(session, "apex")
+    assert not found.found.complete and found.hits[0].account.name == "Apex"
+
+
+async def test_wildcard_characters_are_searched_for_as_written(session: Session, sandbox: Sandbox) -> None:
+    from w365tui.sandbox.schema import BY_LOGICAL
+
+    table = BY_LOGICAL["account"]
+    for n, name in enumerate(("100% Green Ltd", "1000 Green Ltd", "A_B Partners", "AXB Partners", "[Brackets] Co")):
+        sandbox.store.insert(table, {"accountid": str(UUID(int=0xB0000 + n)), "name": name, "statecode": 0,
+                                     "statuscode": 1})
+    assert [h.account.name for h in (await customers.search(session, "100%")).hits] == ["100% Green Ltd"]
+    assert [h.account.name for h in (await customers.search(session, "a_b")).hits] == ["A_B Partners"]
+    assert [h.account.name for h in (await customers.search(session, "[brackets]")).hits] == ["[Brackets] Co"]

@@ -122,16 +122,23 @@ def _text_function(name: str, column: str, text: str) -> Filter:
     return Filter(f"{name}({identifier(column)},{literal(text)})")
 
 
+def like_literal(text: str) -> str:
+    """``text`` matched as written: Dataverse reads ``%``, ``_`` and ``[`` in a string function's
+    value as wildcards, so each is put in brackets (``[%]``)."""
+    return "".join(f"[{c}]" if c in "%_[" else c for c in text)
+
+
 def contains(column: str, text: str) -> Filter:
-    return _text_function("contains", column, text)
+    """Rows whose ``column`` holds ``text`` as written (wildcard characters escaped)."""
+    return _text_function("contains", column, like_literal(text) if isinstance(text, str) else text)
 
 
 def startswith(column: str, text: str) -> Filter:
-    return _text_function("startswith", column, text)
+    return _text_function("startswith", column, like_literal(text) if isinstance(text, str) else text)
 
 
 def endswith(column: str, text: str) -> Filter:
-    return _text_function("endswith", column, text)
+    return _text_function("endswith", column, like_literal(text) if isinstance(text, str) else text)
 
 
 def lookup_value(column: str) -> str:

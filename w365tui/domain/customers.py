@@ -90,11 +90,12 @@ def score_account(text: str, account: Account, via: str | None = None) -> Hit | 
                 better(70 - 2 * len(wanted), "words of the name")
             elif query in name:
                 better(50, "part of the name")
+    typed_domain = domain_of(typed) or folded  # www.contoso.com, it@contoso.com, contoso.com
     for value, label in ((domain_of(account.website), "website"), (domain_of(account.email), "e-mail domain")):
-        if value and folded:
-            if value == folded or value.split(".")[0] == folded:
+        if value and typed_domain:
+            if value == typed_domain or value.split(".")[0] == typed_domain:
                 better(90, label)
-            elif folded in value:
+            elif typed_domain in value:
                 better(45, label)
     number = (account.number or "").casefold()
     if number and folded:
@@ -102,6 +103,12 @@ def score_account(text: str, account: Account, via: str | None = None) -> Hit | 
             better(95, "account number")
         elif number.startswith(folded):
             better(60, "account number")
+    if not best:  # every word somewhere: what the service matched, ranked last
+        haystack = " ".join(filter(None, (name, account.name.casefold(), (account.website or "").casefold(),
+                                          (account.email or "").casefold(), number)))
+        words = [w for w in folded.split() if w.strip(".") not in IGNORED] or folded.split()
+        if words and all(w in haystack for w in words):
+            better(30, "words")
     if not best:
         return None
     return Hit(account, best, why)
@@ -137,7 +144,9 @@ class Found:
         if not self.complete or self.via or id_in(text) is not None or not self.terms:
             return False
         now = server_terms(text)
-        return all(any(old in new for new in now) for old in self.terms)
+        # a word that only grows (typed on at its end): the service matches account numbers by
+        # their start, so a word grown at its front could find numbers the old word did not
+        return all(any(new.startswith(old) for new in now) for old in self.terms)
 
 
 def id_in(text: str) -> str | None:
@@ -198,6 +207,7 @@ class CustomerView:
     counts: SubscriptionCounts = field(default_factory=SubscriptionCounts)
     mismatched: tuple[str, ...] = ()  # subscriptions whose Σ LCL quantity is not their quantity
     flags: tuple[Flag, ...] = ()
+    unread: tuple[str, ...] = ()  # what could not be read (StreamOne failing): the view is partial
 
     @property
     def default_contract(self) -> BillingContract | None:
@@ -237,7 +247,8 @@ def subscription_flags(subscription: Subscription, account: Account,
 
 def customer_view(account: Account, *, provider_accounts: Sequence[ProviderAccountView],
                   contracts: Sequence[ContractView], providers: Mapping[UUID, Provider],
-                  subscriptions: Sequence[tuple[Subscription, Sequence[LicenseChangeLog]]]) -> CustomerView:
+                  subscriptions: Sequence[tuple[Subscription, Sequence[LicenseChangeLog]]],
+                  unread: Sequence[str] = ()) -> CustomerView:
     """Everything one customer has, counted and checked."""
     by_id = {c.contract.id: c.contract for c in contracts}
     counts = dict.fromkeys(("manual_active", "manual_inactive", "automatic_active", "automatic_inactive",
@@ -258,4 +269,4 @@ def customer_view(account: Account, *, provider_accounts: Sequence[ProviderAccou
             mismatched.append(sub.name)
         flags.extend(Flag(sub.name, p) for p in subscription_flags(sub, account, by_id))
     return CustomerView(account, tuple(provider_accounts), tuple(contracts), SubscriptionCounts(**counts),
-                        tuple(mismatched), tuple(flags))
+                        tuple(mismatched), tuple(flags), tuple(unread))

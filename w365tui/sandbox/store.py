@@ -8,6 +8,8 @@ event loop never waits on this.
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 import threading
 import unicodedata
@@ -84,22 +86,58 @@ def fold(value: Any) -> Any:
     return value
 
 
-def _contains(haystack: Any, needle: Any) -> int | None:
+_WILDCARDS = frozenset("%_[")
+
+
+@functools.lru_cache(maxsize=256)
+def _like(pattern: str, start: bool, end: bool) -> re.Pattern[str]:
+    """A Dataverse string pattern as a regular expression: ``%`` any run of characters, ``_``
+    any one, ``[abc]``/``[a-c]``/``[^abc]`` one of (or none of) a set; ``[%]`` is a literal %."""
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        close = pattern.find("]", index + 2) if char == "[" else -1
+        if char == "%":
+            out.append(".*")
+        elif char == "_":
+            out.append(".")
+        elif char == "[" and close != -1:
+            body = pattern[index + 1:close]
+            negated = body.startswith("^") and len(body) > 1
+            body = body[1:] if negated else body
+            parts = [re.escape(c) if c != "-" or i in (0, len(body) - 1) else "-" for i, c in enumerate(body)]
+            out.append(f"[{'^' if negated else ''}{''.join(parts)}]")
+            index = close
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return re.compile(("^" if start else "") + "".join(out) + ("$" if end else ""), re.DOTALL)
+
+
+def _match(haystack: Any, needle: Any, start: bool, end: bool) -> int | None:
     if haystack is None or needle is None:
         return None
-    return int(fold(needle) in fold(haystack))
+    hay, pattern = fold(haystack), fold(needle)
+    if not _WILDCARDS & set(pattern):
+        if start:
+            return int(hay.startswith(pattern))
+        if end:
+            return int(hay.endswith(pattern))
+        return int(pattern in hay)
+    return int(_like(pattern, start, end).search(hay) is not None)
+
+
+def _contains(haystack: Any, needle: Any) -> int | None:
+    return _match(haystack, needle, False, False)
 
 
 def _startswith(haystack: Any, needle: Any) -> int | None:
-    if haystack is None or needle is None:
-        return None
-    return int(fold(haystack).startswith(fold(needle)))
+    return _match(haystack, needle, True, False)
 
 
 def _endswith(haystack: Any, needle: Any) -> int | None:
-    if haystack is None or needle is None:
-        return None
-    return int(fold(haystack).endswith(fold(needle)))
+    return _match(haystack, needle, False, True)
 
 
 def utcnow() -> str:

@@ -190,6 +190,12 @@ class W365App(App[None]):
         if pane is not None:
             pane.focus_list()
 
+    def changed_elsewhere(self, source: Pane, plan: Any) -> None:
+        """A pane applied a plan: every other pane reads again what it may have changed."""
+        for pane in self.panes:
+            if pane is not source:
+                pane.outside_change(plan)
+
     def show_customer(self, account: Any) -> bool:
         """Open the first other pane that shows a customer's records, on this account."""
         active = self.active_pane

@@ -88,9 +88,12 @@ class Reads:
 
     async def provider_accounts(self, provider_id: UUID | None = None, *, unmapped_only: bool = False,
                                 mapped_to: UUID | None = None, include_inactive: bool = False,
+                                name_contains: str | None = None, top: int | None = None,
                                 page_size: int = 5000) -> list[ProviderAccount]:
         t = self.schema.table("provideraccount")
         conditions: list[Filter] = [] if include_inactive else [eq("statecode", 0)]
+        if name_contains:
+            conditions.append(contains(t.column("name"), name_contains))
         if provider_id is not None:
             conditions.append(eq(self._w("provideraccount", "provider"), provider_id))
         if unmapped_only:
@@ -98,7 +101,7 @@ class Reads:
         if mapped_to is not None:
             conditions.append(eq(self._w("provideraccount", "account"), mapped_to))
         query = Query(t.entity_set, select=select(self.schema, "provideraccount"),
-                      filter=all_of(conditions) if conditions else None)
+                      filter=all_of(conditions) if conditions else None, top=top)
         return [model(self.schema, "provideraccount", r) for r in await self.dv.rows(query, page_size)]
 
     async def provider_ids(self, provider_id: UUID, role: str, limit: int = ID_SAMPLE) -> list[str]:
@@ -171,9 +174,12 @@ class Reads:
                                         orderby=[t.column("name")], top=top))
         return [model(self.schema, "account", r) for r in rows]
 
-    async def find_accounts(self, terms: Sequence[str], top: int = 500) -> list[Account]:
+    async def find_accounts(self, terms: Sequence[str], top: int = 500,
+                            prefix: str | None = None) -> tuple[list[Account], bool]:
         """Active accounts holding every one of ``terms`` in their name, website or e-mail (or
-        whose account number starts with it); at most ``top`` (the ranking happens locally)."""
+        whose account number starts with it), those whose name starts with ``prefix`` (what
+        was typed; else the terms) first (so an exact name is never lost among many that merely hold it); at most ``top``
+        of the rest. Also says whether the answer is complete."""
         t = self.schema.table("account")
         columns = [c for c in ("name", "website", "email") if t.has(c)]
         conditions: list[Filter] = [eq("statecode", 0)]
@@ -182,9 +188,16 @@ class Reads:
             if t.has("number"):
                 condition = condition | startswith(t.column("number"), term.strip())
             conditions.append(condition)
-        rows = await self.dv.rows(Query(t.entity_set, select=select(self.schema, "account"),
-                                        filter=all_of(conditions), top=top), min(top, 5000))
-        return [model(self.schema, "account", r) for r in rows]
+        fields = select(self.schema, "account")
+        prefix = await self.dv.rows(Query(t.entity_set, select=fields, orderby=[t.column("name")], top=50,
+                                          filter=eq("statecode", 0) & startswith(t.column("name"),
+                                                                                 (prefix or " ".join(terms)).strip())))
+        rows = await self.dv.rows(Query(t.entity_set, select=fields, filter=all_of(conditions), top=top),
+                                  min(top, 5000))
+        seen: dict[str, dict[str, Any]] = {r[t.primary_id]: r for r in prefix}
+        for row in rows:
+            seen.setdefault(row[t.primary_id], row)
+        return [model(self.schema, "account", r) for r in seen.values()], len(rows) < top
 
     async def accounts_holding(self, provider_specific_id: str) -> dict[UUID, list[ProviderAccount]]:
         """The CRM accounts that provider accounts holding this provider-specific id are mapped

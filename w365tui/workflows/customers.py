@@ -20,7 +20,14 @@ from w365tui.domain.customers import (
 )
 from w365tui.domain.enums import ProviderType
 from w365tui.domain.ids import AccountIdKind, kind_of, norm_id
-from w365tui.domain.matching import Candidate, Suggestion, Tenant, name_similarity, score
+from w365tui.domain.matching import (
+    Candidate,
+    Suggestion,
+    Tenant,
+    name_similarity,
+    score,
+    search_terms,
+)
 from w365tui.domain.models import Account, ProviderAccount, Subscription, lcl_total
 from w365tui.domain.rules import streamone_problem
 from w365tui.session import Session
@@ -29,6 +36,7 @@ from w365tui.workflows.ids import customer_of, memo
 
 SEARCH_TOP = 500  # accounts the service returns for one word; more and the answer is not complete
 DETAILED = 100  # results given their mapped and default-contract counts
+CANDIDATES_READ = 200  # unmapped provider accounts read for each word of a name
 
 
 @dataclass
@@ -60,8 +68,7 @@ async def find(session: Session, text: str, *, top: int = SEARCH_TOP) -> Found:
             accounts[account.id] = account
             via[account.id] = f"{label} of {', '.join(pa.name for pa in holding[account.id])}"
     if terms:
-        found = await session.reads.find_accounts(terms, top)
-        complete = len(found) < top
+        found, complete = await session.reads.find_accounts(terms, top, prefix=text)
         for account in found:
             accounts.setdefault(account.id, account)
     return Found(text, terms, tuple(accounts.values()), via, complete)
@@ -83,6 +90,9 @@ class Search:
 
 async def search(session: Session, text: str, *, top: int = SEARCH_TOP, detailed: int = DETAILED) -> Search:
     """Everything ``accounts search`` prints."""
+    if not server_terms(text) and id_in(text) is None:
+        raise WorkflowError(f"{text!r} is too little to search by: type at least two characters of a name, domain, "
+                            "account number, tenant id or customer id")
     found = await find(session, text, top=top)
     hits = found.hits()
     return Search(found, hits, await details(session, [h.account for h in hits[:detailed]]))
@@ -98,6 +108,7 @@ async def customer(session: Session, account_id: str | UUID) -> CustomerView:
         raise WorkflowError(f"no CRM account has the id {wanted}")
     providers = {p.id: p for p in await session.reads.providers()}
     views: list[ProviderAccountView] = []
+    unread: list[str] = []
     for pa in await session.reads.provider_accounts(mapped_to=account.id):
         provider = providers.get(pa.provider_id) if pa.provider_id else None
         name = provider.name if provider else "?"
@@ -115,7 +126,7 @@ async def customer(session: Session, account_id: str | UUID) -> CustomerView:
                         tenant = profile.customer_tenant_id or tenant
                         domain = profile.customer_domain
             except W365Error as error:
-                domain = f"(StreamOne: {error})"
+                unread.append(f"the tenant of {pa.name} (StreamOne: {error})")
         views.append(ProviderAccountView(pa, name, tenant, domain))
     views.sort(key=lambda v: (v.provider.casefold(), v.account.name.casefold()))
     contracts = [ContractView(c, shown.get("billingfrequency", ""), shown.get("billingpolicy", ""),
@@ -123,7 +134,7 @@ async def customer(session: Session, account_id: str | UUID) -> CustomerView:
                  for c, shown in await session.reads.contracts_shown(account.id)]
     subscriptions = await session.reads.subscriptions(account_id=account.id)
     return customer_view(account, provider_accounts=views, contracts=contracts, providers=providers,
-                         subscriptions=subscriptions)
+                         subscriptions=subscriptions, unread=unread)
 
 
 def record_url(session: Session, role: str, row_id: UUID) -> str:
@@ -148,16 +159,22 @@ class MapCandidate:
 async def map_candidates(session: Session, account: Account, *, read_tenants: int = 10,
                          limit: int = 50) -> list[MapCandidate]:
     """The StreamOne provider's unmapped provider accounts ranked as this account's tenant by the
-    mapping suggestions' evidence: names first (all of them, locally), then the tenant domains
-    of the likeliest few, read from StreamOne."""
+    mapping suggestions' evidence: those whose name holds a word of the account's name (asked of
+    the service), by name, then by the tenant domains of the likeliest few, read from StreamOne."""
     from w365tui.workflows.sync import provider as streamone_provider
 
     provider = await streamone_provider(session)
-    unmapped = await session.reads.provider_accounts(provider.id, unmapped_only=True)
+    found: dict[UUID, ProviderAccount] = {}
+    for word in search_terms(account.name) or [account.name.strip()]:  # narrowed by the service, by name
+        for pa in await session.reads.provider_accounts(provider.id, unmapped_only=True, name_contains=word,
+                                                        top=CANDIDATES_READ):
+            found[pa.id] = pa
+    unmapped = list(found.values())
     mapped = await session.reads.provider_accounts(provider.id, mapped_to=account.id)
     candidate = Candidate(account, None, frozenset(p.provider_specific_id or "" for p in mapped), len(mapped),
                           await _mapped_total(session, account.id))
-    by_name = sorted(unmapped, key=lambda pa: -name_similarity(pa.name, account.name))
+    similarity = {pa.id: name_similarity(pa.name, account.name) for pa in unmapped}
+    by_name = sorted(unmapped, key=lambda pa: -similarity[pa.id])
     tenants: dict[UUID, Tenant] = {pa.id: Tenant(pa.name) for pa in unmapped}
     for pa in by_name[:read_tenants]:
         try:

@@ -161,6 +161,7 @@ def customer_json(view: Any) -> dict[str, Any]:
                           "other": {"active": counts.other_active, "inactive": counts.other_inactive},
                           "lcl_mismatch": list(view.mismatched)},
         "flags": [{"subscription": f.subscription, "problem": f.problem} for f in view.flags],
+        "unread": list(view.unread),
     }
 
 
@@ -190,6 +191,8 @@ def customer_text(view: Any) -> str:
         out.append(f"Σ LCL ≠ quantity on {len(view.mismatched)}: " + ", ".join(view.mismatched))
     for flag in view.flags:
         out.append(f"⚠ {flag.subscription}: {flag.problem}")
+    for what in view.unread:
+        out.append(f"not read: {what}")
     if not view.findings:
         out.append("no flags: every active subscription has its customer, contract, price and start date, "
                    "and its LCLs add up")

@@ -143,6 +143,9 @@ class Pane(Vertical):
             return f"{stats.get('create', 0)} added, {stats.get('quantity', 0)} quantities changed."
         return plan.summary or plan.title
 
+    def outside_change(self, plan: Plan) -> None:
+        """Another pane applied ``plan``: read again what it may have changed here."""
+
     def show_customer(self, account: Any) -> bool:
         """Show this CRM account's records; False when the pane shows none by customer."""
         return False

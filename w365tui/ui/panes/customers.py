@@ -45,7 +45,7 @@ COLUMNS = [
     Column("name", "CRM account", 16, flex=3),
     Column("domain", "Domain", 12, flex=2),
     Column("city", "City", 8, flex=1),
-    Column("pas", "PAs", 3),
+    Column("pas", "PAs", 4),
     Column("contract", "Default", 7),
 ]
 
@@ -67,7 +67,8 @@ class CustomersPane(Pane):
     CustomersPane #cu-search { height: 1; border: none; padding: 0 1; margin: 0; }
     CustomersPane #cu-search:focus { background: $boost; }
     CustomersPane #cu-table { height: 1fr; }
-    CustomersPane #cu-detail { height: 6; border-top: solid $primary 50%; padding: 0 1; }
+    CustomersPane #cu-detail { height: 6; border-top: solid $primary 50%; padding: 0 1; text-wrap: nowrap;
+                               text-overflow: ellipsis; }
     """
     COMMAND_LIST: ClassVar[tuple[Command, ...]] = (
         Command("customers.search", "slash", "Search", "search", "Type to search CRM accounts", show=False,
@@ -89,31 +90,38 @@ class CustomersPane(Pane):
     )
 
     class Answered(Message):
-        """The service answered a search."""
+        """The service answered a search (asked as the ``asked``-th question)."""
 
-        def __init__(self, found: Found) -> None:
+        def __init__(self, found: Found, asked: int) -> None:
             super().__init__()
             self.found = found
+            self.asked = asked
 
     class Detailed(Message):
-        def __init__(self, details: Details) -> None:
+        def __init__(self, details: Details, epoch: int) -> None:
             super().__init__()
             self.details = details
+            self.epoch = epoch
 
     class Viewed(Message):
-        def __init__(self, view: CustomerView) -> None:
+        def __init__(self, view: CustomerView, epoch: int) -> None:
             super().__init__()
             self.view = view
+            self.epoch = epoch
 
     def __init__(self) -> None:
         super().__init__()
         self.found: Found | None = None  # the service's latest answer
-        self.text = ""  # what the list answers
+        self.text = ""  # what is typed
+        self.shown = ""  # what the list answers
         self.hits: dict[UUID, Hit] = {}
         self.mapped: dict[UUID, int] = {}
         self.default_contract: set[UUID] = set()
         self.detailed: set[UUID] = set()
         self.views: dict[UUID, CustomerView] = {}
+        self._painted: dict[str, Any] = {}  # what the status line and the detail show now
+        self.asked = 0  # questions put to the service: an answer to an older one is dropped
+        self.epoch = 0  # what was read before a write or a reload is read again, not kept
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Connecting…"), id="cu-status")
@@ -145,14 +153,15 @@ class CustomersPane(Pane):
             self.box.focus()
 
     def status(self, text: str) -> None:
-        self.query_one("#cu-status", Static).update(Text(text))
+        if text != self._painted.get("status"):  # an unchanged line is not laid out again
+            self._painted["status"] = text
+            self.query_one("#cu-status", Static).update(Text(text))
 
     def status_done(self) -> None:
         if self.session is None:
             return
         if not self.text.strip():
-            self.status("Type to search CRM accounts by name, domain, account number, tenant or customer id · "
-                        "esc leaves the box")
+            self.status("Search: name, domain, account no., tenant or customer id · esc leaves the box")
             return
         shown = len(self.hits)
         more = "" if self.found is None or self.found.complete else " · more in the service: type more to narrow"
@@ -170,6 +179,7 @@ class CustomersPane(Pane):
     def ask(self, text: str) -> None:
         """Answer ``text``: locally when the last answer holds it, else from the service."""
         self.text = text
+        self.asked += 1  # whatever was asked before no longer answers what is typed
         if not text.strip():
             self.workers.cancel_group(self, "customers-search")
             self.found = None
@@ -181,25 +191,30 @@ class CustomersPane(Pane):
             return
         if self.session is not None:
             self.status(f"Searching for “{visible(text)}”…")
-            self.search(text)
+            self.search(text, self.asked)
 
     @work(exclusive=True, exit_on_error=False, group="customers-search")
-    async def search(self, text: str) -> None:
+    async def search(self, text: str, asked: int) -> None:
         from w365tui.workflows.customers import find
 
         await asyncio.sleep(SEARCH_PAUSE)  # typing may go on
         assert self.session is not None
-        self.post_message(self.Answered(await find(self.session, text)))
+        self.post_message(self.Answered(await find(self.session, text), asked))
 
     @on(Answered)
     def _answered(self, message: Answered) -> None:
+        if message.asked != self.asked:
+            return  # typing went on: a newer question is on its way, or the last answer holds it
         self.found = message.found
-        if self.text.strip():
-            self._show(message.found.hits(self.text, SHOWN))
+        if self.text.strip():  # the same text asked again (a reload): the cursor stays
+            self._show(message.found.hits(self.text, SHOWN), again=self.shown == self.text)
 
-    def _show(self, hits: list[Hit]) -> None:
+    def _show(self, hits: list[Hit], *, again: bool = False) -> None:
+        """Put ``hits`` in the list: a new answer starts at its top; the same one shown ``again``
+        (after a write or a reload) keeps the cursor where it was."""
         self.hits = {h.account.id: h for h in hits}
-        self.table.set_rows([self._row(h) for h in hits], keep_cursor=False)
+        self.shown = self.text
+        self.table.set_rows([self._row(h) for h in hits], keep_cursor=again)
         self.status_done()
         missing = [h.account for h in hits[:100] if h.account.id not in self.detailed]
         if missing and self.session is not None:
@@ -220,10 +235,13 @@ class CustomersPane(Pane):
         from w365tui.workflows.customers import details
 
         assert self.session is not None
-        self.post_message(self.Detailed(await details(self.session, accounts)))
+        epoch = self.epoch
+        self.post_message(self.Detailed(await details(self.session, accounts), epoch))
 
     @on(Detailed)
     def _detailed(self, message: Detailed) -> None:
+        if message.epoch != self.epoch:
+            return
         self.mapped.update(message.details.mapped)
         self.default_contract |= message.details.default_contract
         self.default_contract -= message.details.known - message.details.default_contract
@@ -266,18 +284,21 @@ class CustomersPane(Pane):
 
         await asyncio.sleep(VIEW_PAUSE)  # the cursor may be passing by
         assert self.session is not None
-        self.post_message(self.Viewed(await customer(self.session, account_id)))
+        epoch = self.epoch
+        self.post_message(self.Viewed(await customer(self.session, account_id), epoch))
 
     @on(Viewed)
     def _viewed(self, message: Viewed) -> None:
+        if message.epoch != self.epoch:
+            self._highlighted()  # read before a write or reload: read it again
+            return
         self.views[message.view.account.id] = message.view
         self._show_detail()
 
     def _show_detail(self) -> None:
-        detail = self.query_one("#cu-detail", Static)
         account = self.current
         if account is None:
-            detail.update(Text(""))
+            self._detail(Text(""))
             return
         view = self.views.get(account.id)
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -290,7 +311,12 @@ class CustomersPane(Pane):
             text.append("Reading the customer…", style="italic")
         else:
             text.append_text(summary(view))
-        detail.update(text)
+        self._detail(text)
+
+    def _detail(self, text: Text) -> None:
+        if text != self._painted.get("detail"):
+            self._painted["detail"] = text
+            self.query_one("#cu-detail", Static).update(text)
 
     # -- actions -------------------------------------------------------------------------------------
     def _require(self) -> Account | None:
@@ -300,13 +326,26 @@ class CustomersPane(Pane):
         return account
 
     def action_reload(self) -> None:
-        self.views.clear()
-        self.detailed.clear()
+        if self.session is None:
+            self.app.connect()  # type: ignore[attr-defined]
+            return
+        self.forget()
         self.found = None
         if self.text.strip():
             self.ask(self.text)
         else:
             self.status_done()
+
+    def forget(self) -> None:
+        """What was read of the accounts is read again (after a write, here or elsewhere)."""
+        self.epoch += 1
+        self.views.clear()
+        self.detailed.clear()
+
+    def outside_change(self, plan: Plan) -> None:
+        self.forget()
+        if self.hits:
+            self._show(list(self.hits.values()), again=True)
 
     def action_subscriptions(self) -> None:
         account = self._require()
@@ -366,7 +405,7 @@ class CustomersPane(Pane):
         choice = await self.app.push_screen_wait(ChoiceScreen(
             f"Map a provider account to {account.name}",
             [Column("score", "Score", 5), Column("name", "Provider account", 16, flex=2),
-             Column("id", "Customer", 8), Column("domain", "Tenant domain", 12, flex=1),
+             Column("id", "Id", 8), Column("domain", "Tenant domain", 12, flex=1),
              Column("why", "Why", 14, flex=2)],
             [Row(c.account.id, (f"{c.suggestion.score:.0f}", c.account.name, c.account.provider_specific_id or "",
                                 c.tenant.domain or "", "; ".join(c.suggestion.reasons)),
@@ -413,13 +452,8 @@ class CustomersPane(Pane):
     @on(PlanApplied)
     def _plan_applied(self, message: PlanApplied) -> None:
         if self.report(message):
-            account_id = message.plan.context.account_id
-            for key in ([account_id] if account_id else list(self.views)):
-                self.views.pop(key, None)
-                self.detailed.discard(key)
-            self.detailed.clear()  # mapped counts may have moved between accounts
-            if self.hits:
-                self._show(list(self.hits.values()))
+            self.outside_change(message.plan)
+            self.app.changed_elsewhere(self, message.plan)  # type: ignore[attr-defined]
         self.status_done()
 
     def on_worker_state_changed(self, event: Any) -> None:
@@ -440,6 +474,8 @@ def summary(view: CustomerView) -> Text:
                               for p in pas[:3]) + (" …" if len(pas) > 3 else ""))
     else:
         text.append("No provider account mapped", style="yellow")
+    if view.unread:
+        text.append(f"  ⚠ StreamOne not read: {visible(view.unread[0])}", style="bold red")
     text.append("\n")
     default = next((c for c in view.contracts if c.contract.is_default and c.contract.is_active), None)
     if default is not None:
@@ -453,8 +489,8 @@ def summary(view: CustomerView) -> Text:
                     style="yellow")
     text.append("\n")
     counts = view.counts
-    text.append(f"Subscriptions: manual {counts.manual_active} active/{counts.manual_inactive} inactive · "
-                f"TechData {counts.automatic_active}/{counts.automatic_inactive}")
+    text.append(f"Subscriptions (active/inactive): manual {counts.manual_active}/{counts.manual_inactive} · "
+                f"automatic {counts.automatic_active}/{counts.automatic_inactive}")
     if view.mismatched:
         text.append(f" · Σ LCL ≠ qty on {len(view.mismatched)}", style="bold yellow")
     text.append("\n")

@@ -551,13 +551,17 @@ class ProviderAccountsPane(Pane):
 
     @on(PlanApplied)
     def _plan_applied(self, message: PlanApplied) -> None:
-        plan = message.plan
         if self.report(message):
-            if plan.kind in ("map", "unmap") and plan.context.provider_account_id is not None:
-                self.read_row(plan.context.provider_account_id)
-            elif plan.kind == "sync-provider-accounts":
-                self.load()
+            self.outside_change(message.plan)
+            self.app.changed_elsewhere(self, message.plan)  # type: ignore[attr-defined]
         self.show_counts()
+
+    def outside_change(self, plan: Plan) -> None:
+        if plan.kind in ("map", "unmap") and plan.context.provider_account_id is not None:
+            if plan.context.provider_account_id in self.rows:
+                self.read_row(plan.context.provider_account_id)
+        elif plan.kind == "sync-provider-accounts":
+            self.load()
 
     @work(exclusive=False, exit_on_error=False, group="accounts-row")
     async def read_row(self, row_id: UUID) -> None:

@@ -23,13 +23,12 @@ if TYPE_CHECKING:
 
 COLUMNS = [
     Column("name", "Subscription", 16, flex=3),
-    Column("provider", "Provider", 8, flex=1),
+    Column("provider", "Provider", 9, flex=1),
     Column("qty", "Qty", 4),
     Column("sum", "ΣLCL", 4),
     Column("start", "Start", 10),
     Column("state", "State", 8),
 ]
-KIND = {"manual": "manual", "automatic": "TechData", "other": "other"}
 
 
 class SubscriptionsPane(Pane):
@@ -96,6 +95,10 @@ class SubscriptionsPane(Pane):
             self.load(account)
         return True
 
+    def outside_change(self, plan: Any) -> None:
+        if self.account is not None and plan.context.account_id in (None, self.account.id):
+            self.show_customer(self.account)
+
     def action_reload(self) -> None:
         if self.account is not None:
             self.show_customer(self.account)
@@ -116,7 +119,7 @@ class SubscriptionsPane(Pane):
         for line in message.lines:
             sub = line.subscription
             mismatch = sub.is_active and line.lcl_sum != sub.quantity
-            rows.append(Row(sub.id, (sub.name, KIND[line.provider_type], str(sub.quantity), str(line.lcl_sum),
+            rows.append(Row(sub.id, (sub.name, line.provider_type, str(sub.quantity), str(line.lcl_sum),
                                      sub.effective_start_date.isoformat() if sub.effective_start_date else "—",
                                      "active" if sub.is_active else "inactive"),
                             ("bold yellow" if line.flags else None, None, None, "bold yellow" if mismatch else None,
