@@ -69,6 +69,10 @@ def test_unknown_column_and_entity_set_are_refused(dv: httpx.Client) -> None:
         ("startswith(name,'contoso%ph')", ["Contoso Pharmaceuticals"]),
         ("startswith(name,'[fn]%')", ["Fabrikam Inc", "Fourth Coffee", "Northwind Traders"]),
         ("startswith(name,'contoso l[^t]')", ["Contoso Limited"]),
+        # a wildcard-free prefix is narrowed by the name's case-blind index: quotes and case as without it
+        ("startswith(name,'O''BRIEN and')", ["O'Brien and Sons UK Limited"]),
+        ("startswith(name,'CONTOSO LTD')", ["Contoso Ltd"]),
+        ("startswith(name,'contoso ltd ')", []),
         ("name eq 'x'' or 1 eq 1 or name eq ''y'", []),
         ("(startswith(name,'Contoso') and contains(name,'Li')) and not (name eq 'Contoso Ltd')", ["Contoso Limited"]),
     ],

@@ -194,3 +194,21 @@ async def test_after_a_reload_the_cursor_stays_on_its_account_and_the_glance_is_
     await running.press("r")
     await running.until(lambda: second.id in pane.views and pane.views[second.id] is not before)
     assert pane.current is not None and pane.current.id == second.id
+
+
+async def test_a_word_pasted_after_a_rest_is_asked_at_once_and_close_keys_wait(running: Running,
+                                                                               monkeypatch) -> None:
+    from w365tui.ui.panes import customers as pane_module
+
+    monkeypatch.setattr(pane_module, "SEARCH_PAUSE", 3.0)  # a pause no test waits out
+    await running.press("2")
+    pane = customers(running)
+    pane._keyed = 0.0  # long after the last key
+    pane.box.value = "fabrikam"  # a paste
+    await running.until(lambda: pane.found is not None and pane.found.text == "fabrikam", timeout=2.0)
+    pane.box.value = "coho"  # straight after: typing goes on, so the pane waits
+    await running.pilot.pause(0.5)
+    assert pane.found.text == "fabrikam" and "Searching for “coho”" in str(
+        running.app.query_one("#cu-status", Static).render())
+    await running.until(lambda: pane.found.text == "coho", timeout=5.0)
+    assert [h.account.name for h in pane.hits.values()] == ["Coho Winery"]

@@ -226,7 +226,16 @@ class _FilterParser:
         if not isinstance(needle, Literal) or needle.kind not in ("string", "null"):
             raise bad_request(f"The function '{name}' needs a string literal as its second argument.")
         self.params.append(needle.value)
-        return f"COALESCE({_FUNCTIONS[name]}({target.sql}, ?), 0)"
+        sql = f"COALESCE({_FUNCTIONS[name]}({target.sql}, ?), 0)"
+        prefix = needle.value
+        if (name == "startswith" and isinstance(prefix, str) and prefix and prefix.isascii()
+                and not set(prefix) & set("%_[\\") and target.attribute.logical_name == self.entity.primary_name
+                and target.sql == f'{self.alias}."{target.attribute.store}"'):
+            # the primary name has a case-blind index: a LIKE on a wildcard-free literal narrows by it
+            # (SQLite's LIKE optimisation), and the exact Dataverse comparison decides
+            literal = prefix.replace("'", "''")
+            sql = f"({target.sql} LIKE '{literal}%' AND {sql})"
+        return sql
 
     def query_function(self) -> str:
         """``Microsoft.Dynamics.CRM.In(PropertyName='x',PropertyValues=['a','b'])`` and its relatives."""

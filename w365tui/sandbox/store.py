@@ -157,6 +157,11 @@ def table_ddl(entity: Entity) -> list[str]:
                 f'CREATE INDEX IF NOT EXISTS "{entity.logical_name}__{attr.logical_name}" '
                 f'ON "{entity.logical_name}" ("{attr.logical_name}")'
             )
+        if attr.logical_name == entity.primary_name:  # startswith and $orderby on the name, case-blind
+            statements.append(
+                f'CREATE INDEX IF NOT EXISTS "{entity.logical_name}__{attr.logical_name}__nocase" '
+                f'ON "{entity.logical_name}" ("{attr.logical_name}" COLLATE NOCASE)'
+            )
     return statements
 
 

@@ -82,6 +82,7 @@ class ReviewScreen(ModalScreen[bool]):
     ReviewScreen RecordTable { max-height: 10; }
     ReviewScreen VerticalScroll { height: auto; max-height: 8; }
     ReviewScreen #review-line { height: auto; max-height: 3; color: $text-muted; }
+    ReviewScreen .keys { dock: bottom; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "apply", "Apply", id="review.apply"),
@@ -145,6 +146,18 @@ class ReviewScreen(ModalScreen[bool]):
         tables = self.query(RecordTable)
         if tables:
             tables.first().focus()
+        self._fit(self.app.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.height)
+
+    def _fit(self, height: int) -> None:
+        """On a short terminal the lists give up rows, so the key that applies stays in sight."""
+        short = height < 32
+        for table in self.query(RecordTable):
+            table.styles.max_height = 6 if short else 10
+        for scroll in self.query(VerticalScroll):
+            scroll.styles.max_height = 4 if short else 8
 
     @on(RecordTable.Highlighted, "#review-lines")
     def _line(self, event: RecordTable.Highlighted) -> None:

@@ -11,6 +11,7 @@ contract, open its subscriptions, copy the record's web address.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
@@ -121,6 +122,7 @@ class CustomersPane(Pane):
         self.views: dict[UUID, CustomerView] = {}
         self._painted: dict[str, Any] = {}  # what the status line and the detail show now
         self.asked = 0  # questions put to the service: an answer to an older one is dropped
+        self._keyed = 0.0  # when the last question was typed (monotonic seconds)
         self.epoch = 0  # what was read before a write or a reload is read again, not kept
 
     def compose(self) -> ComposeResult:
@@ -180,6 +182,11 @@ class CustomersPane(Pane):
         """Answer ``text``: locally when the last answer holds it, else from the service."""
         self.text = text
         self.asked += 1  # whatever was asked before no longer answers what is typed
+        now = time.monotonic()
+        # a word or more typed after a rest (a paste, a correction) is asked at once; a key that
+        # follows another closely waits for typing to rest
+        resting = now - self._keyed >= SEARCH_PAUSE and len(text.strip()) >= 3
+        self._keyed = now
         if not text.strip():
             self.workers.cancel_group(self, "customers-search")
             self.found = None
@@ -191,13 +198,14 @@ class CustomersPane(Pane):
             return
         if self.session is not None:
             self.status(f"Searching for “{visible(text)}”…")
-            self.search(text, self.asked)
+            self.search(text, self.asked, 0.0 if resting else SEARCH_PAUSE)
 
     @work(exclusive=True, exit_on_error=False, group="customers-search")
-    async def search(self, text: str, asked: int) -> None:
+    async def search(self, text: str, asked: int, pause: float = SEARCH_PAUSE) -> None:
         from w365tui.workflows.customers import find
 
-        await asyncio.sleep(SEARCH_PAUSE)  # typing may go on
+        if pause:
+            await asyncio.sleep(pause)  # typing may go on
         assert self.session is not None
         self.post_message(self.Answered(await find(self.session, text), asked))
 
