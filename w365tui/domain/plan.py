@@ -131,6 +131,27 @@ Change = Create | Update | SetState
 
 
 @dataclass(frozen=True)
+class Then:
+    """A write that follows a plan because the service makes it necessary: its row exists only
+    once the plan is applied (the Deactivate LCL Work 365 writes when a subscription is
+    deactivated). Shown in the review beside the plan's changes, journalled with the plan, and
+    carried out straight after it — or by resuming it — as a plan whose parent is this one.
+
+    ``action`` ``archive-written-lcl``: archive the Active LCL of ``event`` that the service wrote on
+    ``subscription`` (one not among ``known``, the subscription's LCLs when the plan was made).
+    """
+
+    action: str
+    subscription: Ref
+    event: str
+    label: str
+    known: tuple[UUID, ...] = ()
+
+    def line(self) -> str:
+        return f"then archive the {self.label}, written by Work 365"
+
+
+@dataclass(frozen=True)
 class PlanContext:
     """Where a plan applies: the profile and org, and the records it is about."""
 
@@ -158,6 +179,7 @@ class Plan:
     notes: tuple[str, ...] = ()  # what the service is expected to do by itself
     parent: str | None = None  # the journalled plan this one undoes or rolls back
     stats: Mapping[str, int] = field(default_factory=dict)  # counts for the summary (unchanged, skipped, …)
+    then: tuple[Then, ...] = ()  # writes that follow once the plan is applied
 
     @property
     def is_empty(self) -> bool:
@@ -319,6 +341,9 @@ def lines(plan: Plan) -> list[Line]:
             shown_before = show_value(before.get(name)) if isinstance(change, Update | SetState) else ""
             out.append(Line(index, change.verb, role, change.label, field_label(name, value), shown_before,
                             show_value(value)))
+    for number, step in enumerate(plan.then):
+        out.append(Line(len(plan.changes) + number, "then", "LCL", f"{step.label} (written by Work 365)", "state",
+                        "active", str(State("inactive", "archived"))))
     return out
 
 
@@ -466,7 +491,21 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "warnings": list(plan.warnings), "blocking": list(plan.blocking), "notes": list(plan.notes),
         "parent": plan.parent, "stats": dict(plan.stats),
         "changes": [change_to_json(change) for change in plan.changes],
+        **({"then": [then_to_json(step) for step in plan.then]} if plan.then else {}),
     }
+
+
+def then_to_json(step: Then) -> dict[str, Any]:
+    return {"action": step.action, "subscription": _value_json(step.subscription), "event": step.event,
+            "label": step.label, "known": [str(i) for i in step.known]}
+
+
+def then_from_json(data: Mapping[str, Any]) -> Then:
+    subscription = _value_from(data["subscription"])
+    if not isinstance(subscription, Ref):
+        raise PlanError(f"a journalled follow-up step names no row: {data!r}")
+    return Then(data["action"], subscription, data["event"], data.get("label", ""),
+                tuple(UUID(i) for i in data.get("known", ())))
 
 
 def plan_from_json(data: Mapping[str, Any]) -> Plan:
@@ -477,7 +516,8 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
     return Plan(kind=data["kind"], title=data.get("title", ""), changes=tuple(change_from_json(c) for c in data["changes"]),
                 context=context, summary=data.get("summary", ""), warnings=tuple(data.get("warnings", ())),
                 blocking=tuple(data.get("blocking", ())), atomic=bool(data.get("atomic", True)),
-                notes=tuple(data.get("notes", ())), parent=data.get("parent"), stats=dict(data.get("stats", {})))
+                notes=tuple(data.get("notes", ())), parent=data.get("parent"), stats=dict(data.get("stats", {})),
+                then=tuple(then_from_json(t) for t in data.get("then", ())))
 
 
 def renumbered(changes: Iterable[Change], start: int = 0) -> Sequence[Change]:
