@@ -88,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     unmap = commands.add_parser("unmap", parents=[write], help="remove a provider account's mapping")
     unmap.add_argument("--provider-account", metavar="ID", required=True)
 
-    plan = commands.add_parser("plan", help="the journal's plans: list, show, resume, roll back, undo")
+    plan = commands.add_parser("plan", help="the journal's plans: list, show, resume, roll back, undo; replace a "
+                                            "manual subscription")
     plan_commands = plan.add_subparsers(dest="plan_command", metavar="ACTION", required=True)
     listing = plan_commands.add_parser("list", parents=[profile, output], help="list the journalled plans")
     listing.add_argument("--all", action="store_true", help="every profile's plans, not only this profile's")
@@ -99,6 +100,16 @@ def _parser() -> argparse.ArgumentParser:
                          ("undo", "undo an applied plan (created rows are deactivated, never deleted)")):
         sub = plan_commands.add_parser(action, parents=[write], help=text)
         sub.add_argument("plan_id", metavar="ID", help="the plan id (its first characters will do)")
+    replace_cmd = plan_commands.add_parser(
+        "replace", parents=[write],
+        help="retire a manual subscription for its TechData twin: move its LCL history, align the effective "
+             "start and the Create quantity, archive what must not be invoiced, deactivate it (exit 1 when "
+             "preflight blocks it)")
+    replace_cmd.add_argument("--manual", metavar="ID", required=True, help="the manual subscription to retire")
+    replace_cmd.add_argument("--techdata", metavar="ID", required=True, help="the TechData subscription replacing it")
+    replace_cmd.add_argument("--invoice-deactivation", action="store_true",
+                             help="leave the manual subscription's Deactivate LCL Active, to be invoiced "
+                                  "(default: archive it)")
     dismiss = plan_commands.add_parser("dismiss", parents=[write],
                                        help="mark a plan left in doubt as settled by hand (after checking its rows)")
     dismiss.add_argument("plan_id", metavar="ID")
@@ -393,7 +404,7 @@ def _journal_only(args: argparse.Namespace, name: str, profile: Any, journal: An
 
 
 async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
-    from w365tui.workflows import customers, mapping, plans, render, sync
+    from w365tui.workflows import customers, mapping, plans, render, replacement, sync
 
     if args.command == "accounts" and args.accounts_command == "search":
         found = await customers.search(session, args.text)
@@ -422,6 +433,12 @@ async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
     if args.command == "unmap":
         plan = await mapping.prepare_unmap(session, args.provider_account)
         return await _show_and_apply(args, session, plan, out)
+    if args.plan_command == "replace":
+        prepared = await replacement.prepare_replacement(session, args.manual, args.techdata,
+                                                         invoice_deactivation=args.invoice_deactivation)
+        out.data["replacement"] = render.replacement_json(prepared.replacement)
+        return await _show_and_apply(args, session, prepared.plan, out,
+                                     lambda _: replacement.apply_replacement(session, prepared))
     if args.plan_command == "resume":
         resume = await plans.prepare_resume(session, args.plan_id)
         return await _show_and_apply(args, session, resume.preview, out,

@@ -393,14 +393,16 @@ def invert(change: Change, current: Current | None, *, today: date, new_id: Call
         if restore.get("provisioningstatus") == Option("provisioning_status", "awaiting_provisioning"):
             return (), (f"{change.label}: not set back to Awaiting Provisioning, which would order the change "
                         "at the provider again")
-        return (Update(change.role, change.id, current.etag or "", now, restore, change.label, unit=unit),), None
+        # ``now`` equals what was written; the plan's own values carry the names people read
+        return (Update(change.role, change.id, current.etag or "", dict(change.after), restore, change.label,
+                       unit=unit),), None
     if not same_state(current.state, change.after_state):
         return (), f"{change.label} is {current.state} now, not {change.after_state}; left as it is"
     now = {name: current.values.get(name) for name in change.values_after}
     if now != dict(change.values_after):
         return (), f"{change.label} was changed since (now {_describe(now)}); left as it is"
     return (SetState(change.role, change.id, current.etag or "", current.state or change.after_state,
-                     change.before_state, change.label, unit=unit, values_before=now,
+                     change.before_state, change.label, unit=unit, values_before=dict(change.values_after),
                      values_after=dict(change.values_before)),), None
 
 

@@ -53,10 +53,10 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def describe_lcl(lcl: LicenseChangeLog) -> str:
-    """An LCL as an operator finds it in Work 365: event, quantity, date and name."""
+def describe_lcl(lcl: LicenseChangeLog, *, named: bool = True) -> str:
+    """An LCL as an operator finds it in Work 365: event, quantity, date (and name)."""
     when = lcl.effective_date.isoformat() if lcl.effective_date else "no date"
-    name = f" “{lcl.name}”" if lcl.name else ""
+    name = f" “{lcl.name}”" if lcl.name and named else ""
     return f"{lcl.event.value.capitalize()} {lcl.quantity:+d} of {when}{name}"
 
 
@@ -237,7 +237,7 @@ def plan_replacement(manual: Subscription, manual_lcls: Sequence[LicenseChangeLo
         if number and number % MAX_CHANGESET == 0:
             unit += 1
         changes.append(Update("licensechangelog", lcl.id, lcl.etag or "", {"subscription": m_ref},
-                              {"subscription": t_ref}, f"{describe_lcl(lcl)} (from {manual.name})", unit=unit))
+                              {"subscription": t_ref}, describe_lcl(lcl, named=False), unit=unit))
     # the last writes go together, in the changeset after the moves when they do not fit in one
     final = unit + 1 if len(moving) + 3 > MAX_CHANGESET else unit
     if manual.effective_start_date is not None and manual.effective_start_date != techdata.effective_start_date:
@@ -275,8 +275,8 @@ def plan_replacement(manual: Subscription, manual_lcls: Sequence[LicenseChangeLo
                      "and resumable like the rest.")
     manual_side, techdata_side = predict(manual, manual_lcls, techdata, techdata_lcls)
     moved = len(moving)
-    summary = (f"{manual.name} → {techdata.name}: {_plural(moved, 'LCL')} moved; {manual_side.line()}; "
-               f"{techdata_side.line()}")
+    summary = (f"{_plural(moved, 'LCL')} of {manual.name} move to {techdata.name}. After:\n"
+               f"  manual   {manual_side.line()}\n  TechData {techdata_side.line()}")
     plan = Plan("replace", f"Replace {manual.name} by {techdata.name}", tuple(changes), context,
                 summary=summary, warnings=tuple(warnings), blocking=tuple(blocking),
                 atomic=len(changes) <= MAX_CHANGESET, notes=tuple(notes), then=then,

@@ -318,14 +318,28 @@ class Reads:
                 for i, acc in found.items()]
 
     # -- subscriptions with their LCLs ------------------------------------------------------
+    async def subscription(self, row_id: UUID) -> tuple[Subscription, list[LicenseChangeLog]] | None:
+        """One subscription and all its LCLs, or None when there is no such row."""
+        found = await self.subscriptions(ids=[row_id])
+        return found[0] if found else None
+
+    async def invoice_accounts(self, ids: Collection[UUID]) -> dict[UUID, UUID | None]:
+        """The account each of these invoices was issued to (None when it names none); an invoice
+        that cannot be found is left out."""
+        rows = await self.rows_by_id("invoice", ids)
+        return {row_id: model(self.schema, "invoice", row).account_id for row_id, row in rows.items()}
+
     async def subscriptions(self, *, account_id: UUID | None = None, contract_id: UUID | None = None,
+                            ids: Collection[UUID] | None = None,
                             page_size: int = 500) -> list[tuple[Subscription, list[LicenseChangeLog]]]:
         """Subscriptions and their LCLs in one query (LCLs expanded), paged."""
-        if account_id is None and contract_id is None:
-            raise ReadError("give an account or a billing contract")
+        if account_id is None and contract_id is None and not ids:
+            raise ReadError("give an account, a billing contract or subscription ids")
         t = self.schema.table("subscription")
         lcl = self.schema.table("licensechangelog")
         conditions = []
+        if ids:
+            conditions.append(any_of(eq(t.primary_id, i) for i in sorted(set(ids), key=str)))
         if account_id is not None:
             conditions.append(eq(self._w("subscription", "customer"), account_id))
         if contract_id is not None:

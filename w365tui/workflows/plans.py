@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from w365tui.domain.plan import Plan
+from w365tui.domain.enums import LclEvent
+from w365tui.domain.plan import Plan, Ref, SetState, Then
 from w365tui.journal import Journal, JournalError, PlanRecord
 from w365tui.session import Session
 from w365tui.work365.executor import Applied, PlanRefused
 from w365tui.work365.recovery import Inspection, inspect, inverse
 from w365tui.workflows.base import WorkflowError, apply
+from w365tui.workflows.replacement import resolve, step_records, steps_plan, with_steps
 from w365tui.workflows.sync import with_followup
 
 
@@ -52,11 +54,15 @@ def _own(session: Session, record: PlanRecord) -> None:
 class Resume:
     """A plan left in doubt, checked against the service: what finishing it would send."""
 
-    inspection: Inspection
+    inspection: Inspection | None  # None: the plan was applied and only the steps that follow it are left
     preview: Plan  # the changes still to send, for review
+    applied_record: PlanRecord | None = None
 
     @property
     def record(self) -> PlanRecord:
+        if self.inspection is None:
+            assert self.applied_record is not None
+            return self.applied_record
         return self.inspection.record
 
 
@@ -78,6 +84,27 @@ async def _in_doubt(session: Session, plan_id: str, what: str) -> tuple[PlanReco
 
 
 async def prepare_resume(session: Session, plan_id: str) -> Resume:
+    record = find_plan(session.journal, plan_id)
+    _own(session, record)
+    if record.status == "applied" and not record.is_legacy and (plan := record.plan()).then:
+        # applied; the step that follows it (the Deactivate LCL's archive) may be left
+        children = step_records(session, record.plan_id)
+        unfinished = next((c for c in children if c.unresolved), None)
+        if unfinished is not None:
+            return await prepare_resume(session, unfinished.plan_id)
+        if any(c.status == "applied" for c in children):
+            raise WorkflowError(f"{record.describe()} and the step after it are applied: there is nothing to resume"
+                                f"; `w365tui plan undo {record.short_id}` undoes it")
+        changes, problems = await resolve(session, plan)
+        if not changes and not problems:
+            raise WorkflowError(f"{record.describe()} is applied and the step after it is done already: there is "
+                                "nothing to resume")
+        preview = steps_plan(record.plan_id, plan, changes)
+        preview = replace(preview, summary=f"{record.describe()} was applied; the step after it is left: "
+                                           f"{preview.summary}", warnings=tuple(problems))
+        if not changes and problems:
+            preview = preview.blocked(*problems)
+        return Resume(None, preview, record)
     record, inspection = await _in_doubt(session, plan_id, "resume")
     remaining = inspection.remaining()
     send = {i for index in inspection.not_applied for i in record.changesets[index]}
@@ -98,11 +125,14 @@ async def apply_resume(session: Session, resume: Resume) -> Applied:
     """Finish the plan: record what was found, send what was not applied."""
     if resume.preview.blocking:
         raise PlanRefused("; ".join(resume.preview.blocking))
+    if resume.inspection is None:  # only the step after an applied plan is left
+        return await apply(session, resume.preview)
+    inspection = resume.inspection
 
     async def both() -> Applied:
-        applied = await session.executor.resume(resume.record, resume.inspection.remaining(),
-                                                resume.inspection.checked)
-        return await with_followup(session, applied)  # a finished sync settles its Create LCLs too
+        applied = await session.executor.resume(resume.record, inspection.remaining(), inspection.checked)
+        # a finished sync settles its Create LCLs too; a finished replacement archives its Deactivate LCL
+        return await with_steps(session, await with_followup(session, applied))
 
     return await session.executor.protect(both())
 
@@ -110,7 +140,8 @@ async def apply_resume(session: Session, resume: Resume) -> Applied:
 async def prepare_rollback(session: Session, plan_id: str, *, today: date | None = None) -> Plan:
     """Undo what of a plan left in doubt (or half done) was applied."""
     _, inspection = await _in_doubt(session, plan_id, "roll back")
-    return _refuse_if_nothing(inverse(inspection, kind="rollback", today=today or date.today()))
+    plan = _refuse_if_nothing(inverse(inspection, kind="rollback", today=today or date.today()))
+    return await _with_reactivation_steps(session, plan)
 
 
 async def prepare_undo(session: Session, plan_id: str, *, today: date | None = None) -> Plan:
@@ -122,7 +153,26 @@ async def prepare_undo(session: Session, plan_id: str, *, today: date | None = N
                 else "")
         raise WorkflowError(f"only an applied plan can be undone; {record.describe()}{hint}")
     inspection = await inspect(session.reads, record)
-    return _refuse_if_nothing(inverse(inspection, kind="undo", today=today or date.today()))
+    plan = _refuse_if_nothing(inverse(inspection, kind="undo", today=today or date.today()))
+    return await _with_reactivation_steps(session, plan)
+
+
+async def _with_reactivation_steps(session: Session, plan: Plan) -> Plan:
+    """An undo that reactivates a subscription archives the Activate LCL Work 365 writes for it,
+    as the replacement archived its Deactivate LCL: neither is to be invoiced."""
+    steps = []
+    for change in plan.changes:
+        if (isinstance(change, SetState) and change.role == "subscription" and change.after_state.state == "active"
+                and change.before_state.state == "inactive"):
+            found = await session.reads.subscription(change.id)
+            known = tuple(sorted((lcl.id for lcl in found[1]), key=str)) if found else ()
+            steps.append(Then("archive-written-lcl", Ref("subscription", change.id, change.label),
+                              LclEvent.ACTIVATE.value, f"Activate LCL of {change.label}", known))
+    if not steps:
+        return plan
+    return replace(plan, then=tuple(steps), notes=plan.notes + (
+        "Reactivating makes Work 365 write an Activate LCL; it is archived straight after, so it is not "
+        "invoiced.",))
 
 
 def _refuse_if_nothing(plan: Plan) -> Plan:
@@ -139,7 +189,11 @@ async def apply_inverse(session: Session, plan: Plan) -> Applied | None:
             raise PlanRefused("this profile is read-only: nothing can be applied")
         session.journal.resolve(plan.parent, "rolled-back", note="nothing of it had been applied")
         return None
-    return await apply(session, plan)
+
+    async def both() -> Applied:
+        return await with_steps(session, await apply(session, plan))
+
+    return await session.executor.protect(both())
 
 
 def dismiss(journal: Journal, plan_id: str, note: str, *, profile: str, read_only: bool = False) -> PlanRecord:

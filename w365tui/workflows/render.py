@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from w365tui.domain.plan import Plan, lines, plan_to_json
+from w365tui.domain.replacement import Replacement, Side
 from w365tui.journal import PlanRecord
 from w365tui.work365.executor import Applied
 
@@ -197,3 +198,15 @@ def customer_text(view: Any) -> str:
         out.append("no flags: every active subscription has its customer, contract, price and start date, "
                    "and its LCLs add up")
     return "\n".join(out)
+
+
+def _side_json(side: Side) -> dict[str, Any]:
+    return {"name": side.name, "quantity": side.quantity_after, "sigma_before": side.sigma_before,
+            "sigma_after": side.sigma_after, "matches": side.matches_after, "state": side.state_after,
+            "lcls_after": list(side.events_after)}
+
+
+def replacement_json(replacement: Replacement) -> dict[str, Any]:
+    """What a replacement predicts, beside its plan: both sides after it, Σ beside quantity."""
+    return {"moved": replacement.moved, "manual": _side_json(replacement.manual),
+            "techdata": _side_json(replacement.techdata)}
