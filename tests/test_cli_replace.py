@@ -42,8 +42,8 @@ def test_a_dry_run_prints_preflight_and_plan_then_apply_retires_the_manual_subsc
     before = (lcls(served, manual), lcls(served, techdata))
     dry = served.run("plan", "replace", "--manual", manual, "--techdata", techdata)
     assert dry.returncode == 0, dry.stderr
-    assert "2 LCLs of Microsoft 365 Business Standard (manual) move to" in dry.stdout
-    assert "Σ LCL 12 → -2 (≠ quantity)" in dry.stdout and "Σ LCL 12 → 12 (= quantity)" in dry.stdout
+    assert "2 LCLs move from the manual subscription to the TechData one" in dry.stdout
+    assert "Σ LCL 12 → -2 ≠ quantity 12" in dry.stdout and "Σ LCL 12 → 12 = quantity 12" in dry.stdout
     assert "then      LCL Deactivate LCL of" in dry.stdout and "dry run: nothing was written" in dry.stdout
     assert (lcls(served, manual), lcls(served, techdata)) == before
     code, applied = served.json("plan", "replace", "--manual", manual, "--techdata", techdata, "--apply")

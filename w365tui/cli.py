@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                     "starts the app.",
         epilog="Exit status: 0 done (or a clean dry run), 1 refused, 2 error.")
     parser.add_argument("--version", action="version", version=f"w365tui {__version__}")
+    parser.add_argument("--account", metavar="ID", dest="open_account",
+                        help="start on this CRM account's subscriptions (pane 3)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sync = commands.add_parser("sync", help="sync from StreamOne into Work 365 (a previewed plan)")
@@ -80,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
                                       help="one customer: provider accounts, contracts, subscription counts, flags "
                                            "(exit 1 when something is flagged)")
     one.add_argument("account_id", metavar="ID", help="the CRM account")
+
+    listing_subs = commands.add_parser(
+        "subscriptions", parents=[profile, output],
+        help="a customer's subscriptions: each manual one beside the TechData one proposed to replace it, with "
+             "step 5's flags (exit 1 when something is flagged)")
+    listing_subs.add_argument("--account", metavar="ID", required=True, help="the CRM account (customer)")
+    listing_subs.add_argument("--contract", metavar="ID", help="only the subscriptions of this billing contract")
 
     mapping = commands.add_parser("map", parents=[write], help="map a provider account to a CRM account")
     mapping.add_argument("--provider-account", metavar="ID", required=True)
@@ -155,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sandbox(args)
         if args.command in ("doctor", "login"):
             return _doctor(args)
-        if args.command in ("sync", "map", "unmap", "plan", "accounts"):
+        if args.command in ("sync", "map", "unmap", "plan", "accounts", "subscriptions"):
             return _workflow(args)
         return _tui(args)
     except SettingsError as error:
@@ -420,6 +429,12 @@ async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
             return ERROR
         return REFUSED if view.findings else DONE
 
+    if args.command == "subscriptions":
+        view = await replacement.subscriptions_view(session, args.account, args.contract)
+        out.data.update(render.subscriptions_json(view))
+        out.text(render.subscriptions_text(view))
+        return REFUSED if render.subscription_findings(view) else DONE
+
     if args.command == "sync" and args.sync_command == "provider-accounts":
         plan = await sync.prepare_provider_account_sync(session, args.provider)
         return await _show_and_apply(args, session, plan, out)
@@ -499,5 +514,6 @@ def _tui(args: argparse.Namespace) -> int:
             return ERROR
     from w365tui.ui.app import W365App
 
-    W365App(profile_name=name, profile=profile, keymap=settings.keys, theme=settings.theme).run()
+    W365App(profile_name=name, profile=profile, keymap=settings.keys, theme=settings.theme,
+            open_account=args.open_account).run()
     return DONE

@@ -87,7 +87,8 @@ def test_the_worked_example_of_the_spec() -> None:
     assert done.techdata.events_after == ("Create +10", "Update +3", "Update -1")
     assert done.manual.events_after == ("Create +10", "Deactivate -12")
     assert (done.manual.sigma_after, done.manual.matches_after) == (-2, False)  # shown: it will not match
-    assert "Σ LCL 12 → -2 (≠ quantity)" in plan.summary and "Σ LCL 12 → 12 (= quantity)" in plan.summary
+    assert "manual   Σ LCL 12 → -2 ≠ quantity 12, inactive (Create +10, Deactivate -12)" in plan.summary
+    assert "TechData Σ LCL 12 → 12 = quantity 12, active (Create +10, Update +3, Update -1)" in plan.summary
 
 
 def test_invoicing_the_deactivation_leaves_its_lcl_active() -> None:

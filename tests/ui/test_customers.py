@@ -154,14 +154,10 @@ async def test_enter_opens_the_customers_subscriptions(running: Running) -> None
     await search(running, "fabrikam")
     await running.press("down", "enter")
     subscriptions = running.app.query_one(SubscriptionsPane)
-    await running.until(lambda: bool(subscriptions.lines))
+    await running.until(lambda: subscriptions.view is not None)
     assert running.app.active_pane is subscriptions
-    rows = table_text(subscriptions.table)
-    assert rows[1].startswith("Microsoft 365 Business Standard") and rows[1].split()[-5:] == [
-        "manual", "12", "12", "2023-02-01", "active"]  # manual ones first, with quantity and Σ of their LCLs
-    assert "automatic" in rows[2]
     status = str(running.app.query_one("#su-status", Static).render())
-    assert status.startswith("Fabrikam Inc · 2 subscriptions · 1 manual active")
+    assert status.startswith("Fabrikam Inc · 1 manual · 1 TechData · 1 paired")
 
 
 async def test_esc_leaves_the_search_box_so_digits_change_pane(running: Running) -> None:

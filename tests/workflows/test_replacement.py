@@ -275,3 +275,23 @@ def test_whenever_preflight_passes_sigma_on_techdata_equals_its_quantity(shared_
             await session.close()
 
     anyio.run(body)
+
+
+async def test_the_demo_books_traps_are_refused_with_the_row_named(session: Session, sandbox: Sandbox) -> None:
+    manual, techdata = pair_ids(sandbox, "Alpine Ski House")  # an Update LCL invoiced on Lamna Healthcare
+    prepared = await prepare_replacement(session, manual, techdata)
+    (reason,) = prepared.plan.blocking
+    assert reason.startswith("LCL Update +2 of ") and "is on an invoice of another account" in reason
+    manual, techdata = pair_ids(sandbox, "Wide World Importers")  # its last LCL still Awaiting Provisioning
+    prepared = await prepare_replacement(session, manual, techdata)
+    (reason,) = prepared.plan.blocking
+    assert reason.startswith("LCL Update +2 of ") and "is Awaiting provisioning" in reason
+    # an invoice of the customer's own account moves with its LCL; the Create's invoice stays with it
+    manual, techdata = pair_ids(sandbox, "Humongous Insurance")
+    own = sandbox.store.conn.execute(
+        "SELECT work365_invoice FROM work365_licensechangelog WHERE work365_subscription = ? AND work365_invoice "
+        "IS NOT NULL", (manual,)).fetchone()[0]
+    update = next(r for r in lcls(sandbox, manual) if r["work365_event"] == UPDATE)
+    sandbox.store.update(LCL, update["work365_licensechangelogid"], {"work365_invoice": own})
+    prepared = await prepare_replacement(session, manual, techdata)
+    assert prepared.plan.blocking == ()

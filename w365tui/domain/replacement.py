@@ -77,10 +77,14 @@ class Side:
     def matches_after(self) -> bool:
         return self.sigma_after == self.quantity_after
 
-    def line(self) -> str:
+    def line(self, shown: int = 5) -> str:
+        """Σ beside quantity after the plan, and the first ``shown`` LCLs it will hold."""
         mark = "=" if self.matches_after else "≠"
-        return (f"{self.name}: quantity {self.quantity_after}, Σ LCL {self.sigma_before} → {self.sigma_after} "
-                f"({mark} quantity), {self.state_after}: {', '.join(self.events_after) or 'no LCLs'}")
+        events = list(self.events_after[:shown])
+        if len(self.events_after) > shown:
+            events.append(f"… {len(self.events_after) - shown} more")
+        return (f"Σ LCL {self.sigma_before} → {self.sigma_after} {mark} quantity {self.quantity_after}, "
+                f"{self.state_after} ({', '.join(events) or 'no LCLs'})")
 
 
 @dataclass(frozen=True)
@@ -275,7 +279,7 @@ def plan_replacement(manual: Subscription, manual_lcls: Sequence[LicenseChangeLo
                      "and resumable like the rest.")
     manual_side, techdata_side = predict(manual, manual_lcls, techdata, techdata_lcls)
     moved = len(moving)
-    summary = (f"{_plural(moved, 'LCL')} of {manual.name} move to {techdata.name}. After:\n"
+    summary = (f"{_plural(moved, 'LCL')} move from the manual subscription to the TechData one. After:\n"
                f"  manual   {manual_side.line()}\n  TechData {techdata_side.line()}")
     plan = Plan("replace", f"Replace {manual.name} by {techdata.name}", tuple(changes), context,
                 summary=summary, warnings=tuple(warnings), blocking=tuple(blocking),

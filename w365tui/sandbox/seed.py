@@ -503,8 +503,8 @@ class _Builder:
 
 
 def _manual_history(b: _Builder, account: dict[str, Any], sku: Sku, term: str, steps: list[int], *,
-                    start: str, invoice: dict[str, Any] | None = None, awaiting_last: bool = False,
-                    deactivated: bool = False) -> dict[str, Any]:
+                    start: str, invoice: dict[str, Any] | None = None, invoice_at: int = 0,
+                    awaiting_last: bool = False, deactivated: bool = False) -> dict[str, Any]:
     quantity = sum(steps)
     sub = b.subscription(account=account, contract=account["_contract"], provider="manual", provider_account=None,
                          sku=sku, term=term, quantity=quantity, start=start, provider_sub_id=None,
@@ -516,7 +516,7 @@ def _manual_history(b: _Builder, account: dict[str, Any], sku: Sku, term: str, s
         status = "Awaiting Provisioning" if awaiting_last and last else "Not Applicable"
         archived = not (awaiting_last and last) and index < len(steps) - 1
         b.lcl(sub, event, step, (day + timedelta(days=35 * index)).isoformat(), status=status,
-              archived=archived, invoice=invoice if (invoice and index == 0) else None)
+              archived=archived, invoice=invoice if (invoice and index == invoice_at) else None)
     if deactivated:
         b.lcl(sub, "Deactivate", -quantity, BASE_DAY.isoformat(), archived=True)
     return sub
@@ -571,7 +571,8 @@ def _demo(book: _Book, ctx: _Context) -> None:
         if "invoiced-elsewhere" in demo.tags:
             other = accounts["Lamna Healthcare GmbH"]
             wrong = b.invoice(other, "INV-2024-0042", 75.0)
-            _manual_history(b, account, SKUS[1], "P1M", [4, 2], start="2023-09-01", invoice=wrong)
+            # an Update LCL invoiced on another account: the replacement must not move it
+            _manual_history(b, account, SKUS[1], "P1M", [4, 2], start="2023-09-01", invoice=wrong, invoice_at=1)
         if "manual-pair" in demo.tags:
             first = demo.skus[0]
             qty = first[1]

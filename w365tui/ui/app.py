@@ -63,8 +63,10 @@ class W365App(App[None]):
             self.session = session
 
     def __init__(self, profile_name: str, profile: Profile, *, sandbox_url: str | None = None,
-                 keymap: dict[str, str] | None = None, theme: str | None = None, journal: Journal | None = None):
+                 keymap: dict[str, str] | None = None, theme: str | None = None, journal: Journal | None = None,
+                 open_account: str | None = None):
         super().__init__()
+        self.open_account = open_account  # a CRM account to start on (pane 3), from `w365tui --account ID`
         self.profile_name = profile_name
         self.profile = profile
         self.sandbox_url = sandbox_url
@@ -150,6 +152,32 @@ class W365App(App[None]):
         for pane in self.panes:
             pane.start(message.session)
         self.check_journal()
+        if self.open_account:
+            self.open_subscriptions(self.open_account)
+
+    @work(exclusive=True, exit_on_error=False, group="open-account")
+    async def open_subscriptions(self, account_id: Any) -> None:
+        """Pane 3 on this CRM account's subscriptions (an id from the command line, or a pane)."""
+        from w365tui.workflows.base import WorkflowError, parse_id
+
+        assert self.session is not None
+        try:
+            wanted = parse_id(account_id, "CRM account")
+        except WorkflowError as error:
+            self.say(str(error), severity="error", timeout=12)
+            return
+        account = await self.session.reads.account(wanted)
+        if account is None:
+            self.say(f"No CRM account has the id {wanted}.", severity="error", timeout=12)
+            return
+        self.show_on("subscriptions", account)
+
+    def show_on(self, pane_id: str, account: Any) -> None:
+        """Open pane ``pane_id`` on this CRM account."""
+        for pane in self.panes:
+            if pane_id == pane.PANE_ID and pane.show_customer(account):
+                self.action_pane(pane_id)
+                return
 
     def check_journal(self) -> None:
         """Plans left in doubt are shown at once: they must be finished or rolled back."""

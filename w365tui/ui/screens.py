@@ -83,16 +83,19 @@ class ReviewScreen(ModalScreen[bool]):
     ReviewScreen VerticalScroll { height: auto; max-height: 8; }
     ReviewScreen #review-line { height: auto; max-height: 3; color: $text-muted; }
     ReviewScreen .keys { dock: bottom; }
+    ReviewScreen .keys.armed { color: $warning; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "apply", "Apply", id="review.apply"),
         Binding("escape,n", "cancel", "Cancel", id="review.cancel"),
     ]
 
-    def __init__(self, plan: Plan, *, read_only: bool = False):
+    def __init__(self, plan: Plan, *, read_only: bool = False, confirm_twice: bool = False):
         super().__init__()
         self.plan = plan
         self.read_only = read_only
+        self.confirm_twice = confirm_twice  # y, then y again: for plans that retire a record
+        self.armed = False
         self._roles: dict[int, str] = {}
 
     @property
@@ -137,8 +140,10 @@ class ReviewScreen(ModalScreen[bool]):
             elif plan.changes:
                 count = len(plan.changes)
                 how = "atomic" if plan.atomic else "in changesets"
-                yield Static(Text(f"y apply {count} change{'s' if count != 1 else ''} ({how}, journalled) · "
-                                  "/ filter · esc cancel"), classes="keys")
+                steps = f" + {len(plan.then)} after" if plan.then else ""
+                twice = ", then y again to confirm" if self.confirm_twice else ""
+                yield Static(Text(f"y apply {count} change{'s' if count != 1 else ''}{steps} ({how}, journalled"
+                                  f"){twice} · / filter · esc cancel"), classes="keys", id="review-keys")
             else:
                 yield Static(Text("Nothing to change. esc close"), classes="keys")
 
@@ -158,6 +163,8 @@ class ReviewScreen(ModalScreen[bool]):
             table.styles.max_height = 6 if short else 10
         for scroll in self.query(VerticalScroll):
             scroll.styles.max_height = 4 if short else 8
+        for line in self.query("#review-line"):
+            line.styles.max_height = 1 if short else 3
 
     @on(RecordTable.Highlighted, "#review-lines")
     def _line(self, event: RecordTable.Highlighted) -> None:
@@ -172,8 +179,17 @@ class ReviewScreen(ModalScreen[bool]):
         self.query_one("#review-line", Static).update(text)
 
     def action_apply(self) -> None:
-        if self.can_apply:
-            self.dismiss(True)
+        if not self.can_apply:
+            return
+        if self.confirm_twice and not self.armed:
+            self.armed = True
+            count = len(self.plan.changes)
+            keys = self.query_one("#review-keys", Static)
+            keys.update(Text(f"Press y again to apply these {count} change{'s' if count != 1 else ''} "
+                             "(n or esc: cancel)", style="bold"))
+            keys.add_class("armed")
+            return
+        self.dismiss(True)
 
     def action_cancel(self) -> None:
         self.dismiss(False)

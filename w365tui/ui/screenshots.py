@@ -124,14 +124,28 @@ async def customers_map(app: W365App, pilot: object) -> None:
     await pilot.pause(0.1)  # type: ignore[attr-defined]
 
 
-async def subscriptions(app: W365App, pilot: object) -> None:
+async def _subscriptions(app: W365App, pilot: object, text: str) -> object:
     from w365tui.ui.panes.subscriptions import SubscriptionsPane
 
-    await _customer(app, pilot, "fabrikam")
+    await _customer(app, pilot, text)
     await _press(pilot, "enter")
     pane = app.query_one(SubscriptionsPane)
-    await _until(pilot, lambda: bool(pane.lines))
+    await _until(pilot, lambda: pane.view is not None)
     await pilot.pause()  # type: ignore[attr-defined]
+    return pane
+
+
+async def subscriptions(app: W365App, pilot: object) -> None:
+    await _subscriptions(app, pilot, "humongous")
+
+
+async def replace_review(app: W365App, pilot: object) -> None:
+    from w365tui.ui.screens import ReviewScreen
+
+    await _subscriptions(app, pilot, "fabrikam")
+    await _press(pilot, "enter")
+    await _until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+    await pilot.pause(0.1)  # type: ignore[attr-defined]
 
 
 def _pane(number: str) -> Scene:
@@ -152,6 +166,7 @@ SCENES: dict[str, Scene] = {
     "2-customers-hostile": customers_hostile,
     "2-customers-map": customers_map,
     "3-subscriptions": subscriptions,
+    "3-replace-review": replace_review,
     "4-license-change-logs": _pane("4"),
     "5-reports": _pane("5"),
     "help": help_screen,

@@ -349,10 +349,15 @@ class Reads:
         query = Query(t.entity_set, select=select(self.schema, "subscription"), filter=all_of(conditions),
                       orderby=[t.column("name")], expand=[expand])
         result = []
-        for row in await self.dv.rows(query, page_size):
-            lcls = await self.dv.related(row, t.collections["lcls"])  # all of them, past the inline limit too
-            result.append((model(self.schema, "subscription", row),
-                           [model(self.schema, "licensechangelog", r) for r in lcls]))
+        currency = f"{self._w('subscription', 'currency')}@{FORMATTED}" if t.has("currency") else None
+        async for page in self.dv.pages(query, page_size, annotations=currency is not None):
+            for row in page.rows:
+                lcls = await self.dv.related(row, t.collections["lcls"])  # all of them, past the inline limit too
+                sub = model(self.schema, "subscription", row)
+                shown = row.get(currency) if currency else None
+                if isinstance(shown, str) and shown:  # the currency as Dataverse names it
+                    sub = sub.model_copy(update={"currency": shown})
+                result.append((sub, [model(self.schema, "licensechangelog", r) for r in lcls]))
         return result
 
     # -- rows as they are now --------------------------------------------------------------------

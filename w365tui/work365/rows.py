@@ -18,6 +18,7 @@ from w365tui.clients.odata import etag_of, lookup_value
 from w365tui.domain.models import (
     Account,
     BillingContract,
+    InvoiceRef,
     LicenseChangeLog,
     Provider,
     ProviderAccount,
@@ -39,7 +40,7 @@ from w365tui.work365.schema import (
 
 MODELS: dict[str, type] = {"provider": Provider, "provideraccount": ProviderAccount, "account": Account,
                            "billingcontract": BillingContract, "subscription": Subscription,
-                           "licensechangelog": LicenseChangeLog}
+                           "licensechangelog": LicenseChangeLog, "invoice": InvoiceRef}
 _STATES = {0: "active", 1: "inactive"}
 _STATE_CODES = {"active": 0, "inactive": 1}
 _MODEL_DEFAULTS: dict[str, Any] = {"name": "", "quantity": 0, "is_default": False}

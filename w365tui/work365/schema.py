@@ -32,7 +32,7 @@ from w365tui.domain.enums import (
 )
 from w365tui.settings import SchemaOverrides
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Field kinds, and the metadata AttributeType each is found by.
 TEXT, INT, DATE, BOOL, MONEY, LOOKUP, OPTION = "text", "int", "date", "bool", "money", "lookup", "option"
@@ -122,10 +122,11 @@ ROLES: dict[str, RoleSpec] = {spec.role: spec for spec in (
         F("pricelist", LOOKUP, target="pricelevel", required=False),
     )),
     RoleSpec("invoice", "invoice", (
-        F("name", TEXT, "name"),
-        F("number", TEXT, "invoicenumber"),
-        F("customer", LOOKUP, "customerid", target="account"),
-        F("billingcontract", LOOKUP, "work365_invoice_billingcontract", target="billingcontract"),
+        F("name", TEXT, "name", model="name"),
+        F("number", TEXT, "invoicenumber", model="number"),
+        F("customer", LOOKUP, "customerid", target="account", model="account_id"),
+        F("billingcontract", LOOKUP, "work365_invoice_billingcontract", target="billingcontract",
+          model="billing_contract_id"),
     )),
     RoleSpec("subscription", "work365_subscription", (
         F("name", TEXT, "work365_subscription_subscriptionname", primary_name=True, model="name"),
@@ -141,6 +142,7 @@ ROLES: dict[str, RoleSpec] = {spec.role: spec for spec in (
         F("providersubscriptionid", TEXT, hint=("provider", "subscriptionid"), model="provider_subscription_id"),
         F("partnumber", TEXT, hint=("partnumber",), model="part_number"),
         F("sellingprice", MONEY, hint=("sellingprice",), model="selling_price", required=False),
+        F("costprice", MONEY, hint=("costprice",), model="cost_price", required=False),
         F("currency", LOOKUP, "transactioncurrencyid", target="transactioncurrency", required=False),
     ), status_set="subscription_status"),
     RoleSpec("licensechangelog", None, (

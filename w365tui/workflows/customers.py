@@ -28,7 +28,13 @@ from w365tui.domain.matching import (
     score,
     search_terms,
 )
-from w365tui.domain.models import Account, ProviderAccount, Subscription, lcl_total
+from w365tui.domain.models import (
+    Account,
+    LicenseChangeLog,
+    ProviderAccount,
+    Subscription,
+    lcl_total,
+)
 from w365tui.domain.rules import streamone_problem
 from w365tui.session import Session
 from w365tui.workflows.base import WorkflowError, parse_id
@@ -209,6 +215,9 @@ class SubscriptionLine:
     lcl_sum: int
     contract: str
     flags: tuple[str, ...]
+    lcls: tuple[LicenseChangeLog, ...] = ()
+    frequency: str | None = None  # the billing frequency of its contract
+    streamone: bool = False  # on the automatic provider whose connector is StreamOne (TechData)
 
 
 async def subscription_lines(session: Session, account_id: UUID) -> tuple[Account, list[SubscriptionLine]]:
@@ -226,8 +235,10 @@ async def subscription_lines(session: Session, account_id: UUID) -> tuple[Accoun
             kind = str(provider.type)
         contract = contracts.get(sub.billing_contract_id) if sub.billing_contract_id else None
         flags = tuple(subscription_flags(sub, account, contracts)) if sub.is_active else ()
+        frequency = contract.billing_frequency.value if contract and contract.billing_frequency else None
+        streamone = provider is not None and streamone_problem(provider, session.profile.streamone_connectors) is None
         lines.append(SubscriptionLine(sub, provider.name if provider else "—", kind, lcl_total(lcls),
-                                      contract.name if contract else "—", flags))
+                                      contract.name if contract else "—", flags, tuple(lcls), frequency, streamone))
     lines.sort(key=lambda line: (not line.subscription.is_active, line.provider_type != "manual",
                                  line.subscription.name.casefold()))
     return account, lines

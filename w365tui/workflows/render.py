@@ -4,12 +4,15 @@ else that prints them)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from w365tui.domain.plan import Plan, lines, plan_to_json
 from w365tui.domain.replacement import Replacement, Side
 from w365tui.journal import PlanRecord
 from w365tui.work365.executor import Applied
+
+if TYPE_CHECKING:
+    from w365tui.workflows.replacement import SubscriptionsView
 
 
 def _change_lines(plan: Plan) -> list[str]:
@@ -210,3 +213,88 @@ def replacement_json(replacement: Replacement) -> dict[str, Any]:
     """What a replacement predicts, beside its plan: both sides after it, Σ beside quantity."""
     return {"moved": replacement.moved, "manual": _side_json(replacement.manual),
             "techdata": _side_json(replacement.techdata)}
+
+
+def _sub_json(view: SubscriptionsView, sub_id: Any) -> dict[str, Any]:
+    line = view.line(sub_id)
+    assert line is not None
+    sub = line.subscription
+    return {"id": str(sub.id), "name": sub.name, "provider": line.provider, "provider_type": line.provider_type,
+            "techdata": line.streamone, "state": sub.state.value, "quantity": sub.quantity, "lcl_sum": line.lcl_sum,
+            "part_number": sub.part_number, "effective_start": sub.effective_start_date.isoformat()
+            if sub.effective_start_date else None, "contract": line.contract, "billing_frequency": line.frequency,
+            "selling_price": str(sub.selling_price) if sub.selling_price is not None else None,
+            "currency": sub.currency, "flags": subscription_problems(view, sub_id)}
+
+
+def subscription_problems(view: SubscriptionsView, sub_id: Any) -> list[str]:
+    """Step 5's flags of an active subscription, and its Σ LCL when it is not its quantity."""
+    line = view.line(sub_id)
+    if line is None or not line.subscription.is_active:
+        return []
+    problems = list(line.flags)
+    if line.lcl_sum != line.subscription.quantity:
+        problems.insert(0, f"Σ LCL {line.lcl_sum} ≠ quantity {line.subscription.quantity}")
+    return problems
+
+
+def subscription_findings(view: SubscriptionsView) -> bool:
+    return any(subscription_problems(view, line.subscription.id) for line in view.lines)
+
+
+def subscriptions_json(view: SubscriptionsView) -> dict[str, Any]:
+    pairing = view.pairing
+    return {
+        "account": {"id": str(view.account.id), "name": view.account.name},
+        "contract": {"id": str(view.contract.id), "name": view.contract.name} if view.contract else None,
+        "subscriptions": [_sub_json(view, line.subscription.id) for line in view.lines],
+        "pairs": [{"manual": str(m.id), "techdata": str(t.id),
+                   "diff": [{"field": d.field, "manual": d.manual, "techdata": d.techdata, "differs": d.differs}
+                            for d in view.diff(m, t)]} for m, t in pairing.pairs],
+        "ambiguous": [{"manual": str(m.id), "candidates": [str(c.id) for c in cands], "why": why}
+                      for m, cands, why in pairing.ambiguous],
+        "unpaired_manual": [str(m.id) for m in pairing.unpaired_manual],
+        "unpaired_techdata": [str(t.id) for t in pairing.unpaired_techdata],
+    }
+
+
+def subscriptions_text(view: SubscriptionsView) -> str:
+    out = [f"{view.account.name} ({view.account.id})"
+           + (f" · billing contract {view.contract.name}" if view.contract else "")]
+    pairing = view.pairing
+
+    def one(sub_id: Any) -> str:
+        line = view.line(sub_id)
+        assert line is not None
+        sub = line.subscription
+        start = sub.effective_start_date.isoformat() if sub.effective_start_date else "—"
+        return f"{sub.name} · qty {sub.quantity} · Σ LCL {line.lcl_sum} · {start} · {sub.id}"
+
+    def flags(sub_id: Any) -> list[str]:
+        return [f"    ⚠ {p}" for p in subscription_problems(view, sub_id)]
+
+    out.append(f"Proposed pairs ({len(pairing.pairs)}): manual → TechData")
+    for m, t in pairing.pairs:
+        out += [f"  {one(m.id)}", *flags(m.id), f"  → {one(t.id)}", *flags(t.id)]
+        differing = [d for d in view.diff(m, t) if d.differs]
+        if differing:
+            out.append("    differs: " + "; ".join(f"{d.field} {d.manual} ≠ {d.techdata}" for d in differing))
+        out.append(f"    w365tui plan replace --manual {m.id} --techdata {t.id}")
+    for m, candidates, why in pairing.ambiguous:
+        out += [f"  {one(m.id)}", f"    ambiguous: {why}"]
+        out += [f"    ? {one(c.id)}" for c in candidates]
+    if pairing.unpaired_manual:
+        out.append("Manual, no TechData twin:")
+        for m in pairing.unpaired_manual:
+            out += [f"  {one(m.id)}", *flags(m.id)]
+    if pairing.unpaired_techdata:
+        out.append("TechData, not paired:")
+        for t in pairing.unpaired_techdata:
+            out += [f"  {one(t.id)}", *flags(t.id)]
+    others = [line for line in view.lines if not line.subscription.is_active
+              or not (line.provider_type == "manual" or line.streamone)]
+    if others:
+        out.append("Other and inactive:")
+        out += [f"  {one(line.subscription.id)} · {line.provider} · {line.subscription.state.value}"
+                for line in others]
+    return "\n".join(out)

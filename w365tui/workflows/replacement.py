@@ -9,17 +9,19 @@ two, resuming the replacement finds the step not done and does it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from w365tui.domain.enums import LclEvent
-from w365tui.domain.models import LicenseChangeLog, Subscription
+from w365tui.domain.models import Account, BillingContract, LicenseChangeLog, Subscription
 from w365tui.domain.plan import ACTIVE, Change, Plan, SetState, State, Then
-from w365tui.domain.replacement import Replacement, plan_replacement
+from w365tui.domain.replacement import FieldDiff, Pairing, Replacement, diff, pair, plan_replacement
 from w365tui.journal import PlanRecord
 from w365tui.session import Session
-from w365tui.work365.executor import Applied
+from w365tui.work365.executor import Applied, PlanRefused
 from w365tui.workflows.base import WorkflowError, apply, context, guarded, parse_id
+from w365tui.workflows.customers import SubscriptionLine, subscription_lines
 
 ARCHIVED = State("inactive", "archived")
 
@@ -49,7 +51,8 @@ async def prepare_replacement(session: Session, manual_id: str | UUID, techdata_
     manual, manual_lcls = await read_subscription(session, manual_id, "manual subscription")
     techdata, techdata_lcls = await read_subscription(session, techdata_id, "TechData subscription")
     providers = {p.id: p for p in await session.reads.providers()}
-    invoices = {lcl.invoice_id for lcl in manual_lcls if lcl.invoice_id is not None}
+    invoices = {lcl.invoice_id for lcl in manual_lcls  # the LCLs that move: the Create stays
+                if lcl.invoice_id is not None and lcl.event is not LclEvent.CREATE}
     invoice_accounts = await session.reads.invoice_accounts(invoices) if invoices else {}
     done = plan_replacement(manual, manual_lcls, techdata, techdata_lcls, providers,
                             connectors=session.profile.streamone_connectors, invoice_deactivation=invoice_deactivation,
@@ -69,6 +72,116 @@ async def apply_replacement(session: Session, prepared: PreparedReplacement) -> 
         return await with_steps(session, await apply(session, prepared.plan))
 
     return await session.executor.protect(both())
+
+
+# -- a customer's subscriptions side by side --------------------------------------------------------------
+@dataclass
+class SubscriptionsView:
+    """A customer's subscriptions (optionally of one billing contract): manual ones beside the
+    TechData ones, paired where the products say so."""
+
+    account: Account
+    lines: list[SubscriptionLine]
+    pairing: Pairing
+    contract: BillingContract | None = None  # the contract it is narrowed to
+    contracts: dict[UUID, BillingContract] = field(default_factory=dict)
+
+    def line(self, sub_id: UUID) -> SubscriptionLine | None:
+        return next((line for line in self.lines if line.subscription.id == sub_id), None)
+
+    @property
+    def manual(self) -> list[SubscriptionLine]:
+        return [line for line in self.lines if line.provider_type == "manual" and line.subscription.is_active]
+
+    @property
+    def techdata(self) -> list[SubscriptionLine]:
+        return [line for line in self.lines if line.streamone and line.subscription.is_active]
+
+    def names(self) -> dict[UUID, str]:
+        """Lookups by name, for the pair side by side."""
+        names = {c.id: c.name for c in self.contracts.values()}
+        names[self.account.id] = self.account.name
+        return names
+
+    def diff(self, manual: Subscription, techdata: Subscription) -> list[FieldDiff]:
+        frequencies = {line.subscription.id: line.frequency for line in self.lines}
+        return diff(manual, techdata, names=self.names(), frequencies=frequencies)
+
+
+async def subscriptions_view(session: Session, account_id: str | UUID,
+                             contract_id: str | UUID | None = None) -> SubscriptionsView:
+    """The customer's subscriptions with the proposed pairs and step 5's flags."""
+    wanted = parse_id(account_id, "CRM account")
+    account, lines = await subscription_lines(session, wanted)
+    contracts = {c.id: c for c in await session.reads.billing_contracts(account.id)}
+    contract = None
+    if contract_id is not None:
+        chosen = parse_id(contract_id, "billing contract")
+        contract = contracts.get(chosen)
+        if contract is None:
+            raise WorkflowError(f"{account.name} has no billing contract {chosen}")
+        lines = [line for line in lines if line.subscription.billing_contract_id == contract.id
+                 or line.provider_type == "manual" and line.subscription.billing_contract_id is None]
+    manual = [line.subscription for line in lines if line.provider_type == "manual"]
+    techdata = [line.subscription for line in lines if line.streamone]
+    cycles = {line.subscription.id: line.frequency for line in lines}
+    return SubscriptionsView(account, lines, pair(manual, techdata, cycles=cycles), contract, contracts)
+
+
+# -- several pairs, one plan each -------------------------------------------------------------------------
+@dataclass
+class BulkOutcome:
+    manual: Subscription
+    techdata: Subscription
+    state: str  # applied, skipped, failed
+    reason: str = ""
+    plan_id: str | None = None
+
+
+async def replace_many(session: Session, pairs: list[tuple[UUID, UUID]], *, invoice_deactivation: bool = False,
+                       progress: Callable[[str], None] | None = None) -> list[BulkOutcome]:
+    """Replace several pairs, each its own plan, one after another: one blocked by preflight is
+    skipped with its reason, one that fails is reported and the rest go on."""
+    outcomes: list[BulkOutcome] = []
+    for number, (manual_id, techdata_id) in enumerate(pairs, 1):
+        try:
+            prepared = await prepare_replacement(session, manual_id, techdata_id,
+                                                 invoice_deactivation=invoice_deactivation)
+        except WorkflowError as error:
+            placeholder = Subscription(id=manual_id, name=str(manual_id))
+            outcomes.append(BulkOutcome(placeholder, Subscription(id=techdata_id, name=str(techdata_id)), "skipped",
+                                        str(error)))
+            continue
+        if progress is not None:
+            progress(f"{number}/{len(pairs)}: {prepared.manual.name} → {prepared.techdata.name}")
+        if prepared.plan.blocking:
+            outcomes.append(BulkOutcome(prepared.manual, prepared.techdata, "skipped", "; ".join(prepared.plan.blocking)))
+            continue
+        try:
+            applied = await apply_replacement(session, prepared)
+        except PlanRefused as refusal:
+            outcomes.append(BulkOutcome(prepared.manual, prepared.techdata, "skipped", str(refusal)))
+            continue
+        if applied.all_done:
+            outcomes.append(BulkOutcome(prepared.manual, prepared.techdata, "applied", plan_id=applied.plan_id))
+        else:
+            reason = applied.message() if not applied.ok else (applied.followup_error or applied.followup.message()
+                                                               if applied.followup else "")
+            outcomes.append(BulkOutcome(prepared.manual, prepared.techdata, "failed", reason, applied.plan_id))
+    return outcomes
+
+
+def bulk_markdown(account: Account | None, outcomes: list[BulkOutcome]) -> str:
+    """The outcome of several replacements as Markdown, for the ticket."""
+    counts = {state: sum(1 for o in outcomes if o.state == state) for state in ("applied", "skipped", "failed")}
+    head = f"## Manual subscriptions retired{' for ' + account.name if account else ''}"
+    out = [head, "", f"{counts['applied']} applied, {counts['skipped']} skipped, {counts['failed']} failed.", "",
+           "| Manual | TechData | Outcome | Plan |", "|---|---|---|---|"]
+    for o in outcomes:
+        outcome = o.state + (f": {o.reason}" if o.reason else "")
+        cells = [o.manual.name, o.techdata.name, outcome, o.plan_id[:8] if o.plan_id else ""]
+        out.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(out) + "\n"
 
 
 # -- the steps that follow a plan ------------------------------------------------------------------------
@@ -125,5 +238,6 @@ def step_records(session: Session, plan_id: str) -> list[PlanRecord]:
     return [r for r in session.journal.plans().values() if r.parent == plan_id and r.kind == "then"]
 
 
-__all__ = ["PreparedReplacement", "Then", "apply_replacement", "step_records", "prepare_replacement", "resolve",
+__all__ = ["BulkOutcome", "PreparedReplacement", "SubscriptionsView", "Then", "apply_replacement", "bulk_markdown",
+           "replace_many", "subscriptions_view", "step_records", "prepare_replacement", "resolve",
            "steps_plan", "with_steps"]

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from w365tui.session import Session
 
 
+#: Plans whose review asks for y twice: they retire a record.
+CONFIRM_TWICE = frozenset({"replace"})
+
+
 class PlanApplied(Message):
     """A reviewed plan was applied (or refused: ``applied`` None and ``refused`` says why)."""
 
@@ -100,7 +104,8 @@ class Pane(Vertical):
         self.status_done()
         if plan is None:
             return
-        if not await self.app.push_screen_wait(ReviewScreen(plan, read_only=session.read_only)):
+        review = ReviewScreen(plan, read_only=session.read_only, confirm_twice=plan.kind in CONFIRM_TWICE)
+        if not await self.app.push_screen_wait(review):
             return
         self.status(f"Applying {len(plan.changes)} change{'s' if len(plan.changes) != 1 else ''}…")
         self.applying = True  # esc no longer cancels: a plan once started runs to its end
@@ -127,7 +132,10 @@ class Pane(Vertical):
                  title="Saved" if applied.ok else "Not applied", severity="information" if applied.ok else "error",
                  timeout=None if applied.ok else 15)
         followup = applied.followup
-        if followup is not None:
+        if followup is not None and followup.plan.kind == "then":  # a step of the plan, as its review said
+            self.say(f"{followup.plan.summary} ({followup.message()}).", title="Then",
+                     severity="information" if followup.ok else "error", timeout=None if followup.ok else 15)
+        elif followup is not None:
             self.say(f"{followup.plan.summary}: set Not Applicable so nothing is ordered twice ({followup.message()}).",
                      title="Checked", severity="warning" if followup.ok else "error", timeout=15)
         if applied.followup_error:
@@ -141,6 +149,8 @@ class Pane(Vertical):
             return f"{stats.get('create', 0)} created, {stats.get('rename', 0)} renamed."
         if plan.kind == "sync-subscriptions":
             return f"{stats.get('create', 0)} added, {stats.get('quantity', 0)} quantities changed."
+        if plan.kind == "replace":
+            return f"{plan.title.removeprefix('Replace ')}: {stats.get('moved', 0)} LCLs moved."
         return plan.summary or plan.title
 
     def outside_change(self, plan: Plan) -> None:

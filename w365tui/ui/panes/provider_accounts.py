@@ -93,6 +93,9 @@ class ProviderAccountsPane(Pane):
         Command("accounts.sync_subscriptions", "b", "Sync subs", "sync_subscriptions",
                 "The customer's StreamOne subscriptions onto a billing contract", title="Sync subscriptions",
                 available=_has_mapped_row),
+        Command("accounts.subscriptions", "v", "Subscriptions", "view_subscriptions",
+                "The mapped customer's subscriptions side by side, to retire the manual ones (pane 3)",
+                title="View the customer's subscriptions", show=False, available=_has_mapped_row),
         Command("accounts.open", "o", "Open", "open", "Everything known of the provider account",
                 title="Open provider account", show=False, available=_has_row),
         Command("accounts.provider", "p", "Provider", "choose_provider", "Show another provider's accounts",
@@ -607,6 +610,15 @@ class ProviderAccountsPane(Pane):
         if row is not None:
             self.open_row(row)
 
+    def action_view_subscriptions(self) -> None:
+        row = self._require_row()
+        if row is None:
+            return
+        if not row.account.is_mapped or row.account.account_id is None:
+            self.say("Map the provider account first: its customer's subscriptions are shown.", severity="warning")
+            return
+        self.app.open_subscriptions(row.account.account_id)  # type: ignore[attr-defined]
+
     @on(RecordTable.Selected, "#pa-table")
     def _selected(self, event: RecordTable.Selected) -> None:
         event.stop()
@@ -684,6 +696,7 @@ class ProviderAccountScreen(ModalScreen[str | None]):
         Binding("u", "act('unmap')", "Unmap", id="account.unmap"),
         Binding("b", "act('sync_subscriptions')", "Sync subs", id="account.sync_subscriptions"),
         Binding("c", "act('copy_id')", "Copy id", id="account.copy"),
+        Binding("v", "act('view_subscriptions')", "Subscriptions", id="account.subscriptions"),
         Binding("escape,enter,o", "act('')", "Close", id="account.close"),
     ]
 
@@ -730,7 +743,7 @@ class ProviderAccountScreen(ModalScreen[str | None]):
                         suggested.append(f" ⚠ {warning}", style="yellow")
                 yield Static(suggested)
             keys = "m map · c copy an id · esc close" if not pa.is_mapped else \
-                "m change the mapping · u unmap · b sync subscriptions · c copy an id · esc close"
+                "m change the mapping · u unmap · b sync subscriptions · v its subscriptions · c copy an id · esc close"
             yield Static(Text(keys), classes="keys")
 
     def action_act(self, action: str) -> None:

@@ -1,0 +1,174 @@
+"""Pane 3: a customer's subscriptions side by side and the replacement of the manual ones, by keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from textual.widgets import Static
+
+from w365tui.journal import Journal
+from w365tui.sandbox.host import Sandbox
+from w365tui.settings import Profile
+from w365tui.ui.app import W365App
+from w365tui.ui.panes.subscriptions import ConfirmScreen, SubscriptionsPane, SummaryScreen
+from w365tui.ui.screens import ChoiceScreen, ReviewScreen
+
+from .conftest import Running, app_for
+from .test_provider_accounts import table_text
+
+pytestmark = pytest.mark.anyio
+
+
+def account_id(sandbox: Sandbox, name: str) -> UUID:
+    return UUID(sandbox.store.conn.execute("SELECT accountid FROM account WHERE name = ?", (name,)).fetchone()[0])
+
+
+def sub_state(sandbox: Sandbox, name: str, customer: str = "Fabrikam Inc") -> list[int]:
+    return [r[0] for r in sandbox.store.conn.execute(
+        "SELECT s.statecode FROM work365_subscription s JOIN account a ON a.accountid = s.work365_subscription_customer "
+        "WHERE s.work365_subscriptionname = ? AND a.name = ?", (name, customer))]
+
+
+async def open_customer(running: Running, name: str) -> SubscriptionsPane:
+    running.app.open_subscriptions(str(account_id(running.sandbox, name)))
+    pane = running.app.query_one(SubscriptionsPane)
+    await running.until(lambda: pane.view is not None and pane.account is not None and pane.account.name == name)
+    await running.pilot.pause()
+    assert running.app.active_pane is pane
+    return pane
+
+
+def detail(running: Running) -> str:
+    return str(running.app.query_one("#su-detail", Static).render())
+
+
+async def test_manual_beside_techdata_with_the_pair_field_by_field(running: Running) -> None:
+    pane = await open_customer(running, "Humongous Insurance")
+    rows = table_text(pane.table)
+    assert "Microsoft 365 E3 (manu" in rows[1] and "Microsoft 365 E3 (mont" in rows[1]  # a pair on one row
+    assert rows[2].split("│")[0].strip() == "" and "Exchange Online" in rows[2]  # a TechData one without a twin
+    shown = detail(running)
+    assert "effective start   2022-11-01" in shown and "2024-08-26" in shown
+    # the differing field is highlighted, the same ones are not
+    text = running.app.query_one("#su-detail", Static).render()
+    styled = {str(text)[span.start:span.end].strip(): str(span.style) for span in text.spans}
+    assert "yellow" in styled["2022-11-01"] and "bold" in styled["2022-11-01"] and not styled.get("60")
+    status = str(running.app.query_one("#su-status", Static).render())
+    assert status == "Humongous Insurance · 1 manual · 2 TechData · 1 paired"
+
+
+async def test_enter_reviews_the_replacement_and_applies_after_two_y(running: Running) -> None:
+    await open_customer(running, "Fabrikam Inc")
+    await running.press("enter")
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
+    review = running.app.screen
+    assert review.plan.kind == "replace" and review.plan.then
+    await running.press("y")
+    assert running.app.screen is review and review.armed  # one y is not enough
+    assert sub_state(running.sandbox, "Microsoft 365 Business Standard (manual)") == [0]
+    await running.press("y")
+    await running.until(lambda: sub_state(running.sandbox, "Microsoft 365 Business Standard (manual)") == [1])
+    pane = running.app.query_one(SubscriptionsPane)
+    await running.until(lambda: pane.view is not None and not pane.view.manual)
+    deactivation = (
+        "SELECT l.statecode FROM work365_licensechangelog l JOIN work365_subscription s "
+        "ON s.work365_subscriptionid = l.work365_subscription JOIN account a ON a.accountid = "
+        "s.work365_subscription_customer WHERE s.work365_subscriptionname = ? AND a.name = 'Fabrikam Inc' "
+        "AND l.work365_quantity = -12")
+    # the Deactivate LCL was written, then archived by the step after the plan
+    await running.until(lambda: [r[0] for r in running.sandbox.store.conn.execute(
+        deactivation, ("Microsoft 365 Business Standard (manual)",))] == [1])
+    rows = table_text(pane.table)
+    assert any("(inactive)" in row or "-2" in row for row in rows[1:])  # the retired one, dimmed, last
+
+
+async def test_esc_or_n_after_one_y_writes_nothing(running: Running) -> None:
+    await open_customer(running, "Fabrikam Inc")
+    before = running.sandbox.store.canonical_dump()
+    await running.press("enter")
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
+    await running.press("y", "n")
+    await running.until(lambda: not isinstance(running.app.screen, ReviewScreen))
+    assert running.sandbox.store.canonical_dump() == before
+
+
+async def test_unpair_and_pair_by_hand_and_a_different_product_is_warned(running: Running) -> None:
+    pane = await open_customer(running, "Humongous Insurance")
+    await running.press("u")
+    rows = table_text(pane.table)
+    assert "no twin: p to pair by" in rows[1]
+    await running.press("p")
+    await running.until(lambda: isinstance(running.app.screen, ChoiceScreen))
+    choices = table_text(running.app.screen.query_one("RecordTable"))
+    exchange = next(i for i, row in enumerate(choices) if "Exchange Online" in row)
+    for _ in range(exchange - 1):
+        await running.press("down")
+    await running.press("enter")
+    await running.until(lambda: not isinstance(running.app.screen, ChoiceScreen))
+    assert "Exchange Online" in table_text(pane.table)[1] and pane.current_pair() is not None
+    await running.press("enter")
+    await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
+    assert any("are not the same product" in w for w in running.app.screen.plan.warnings)
+    await running.press("escape")
+
+
+async def test_marked_pairs_are_replaced_one_plan_each_with_a_summary_for_the_ticket(running: Running) -> None:
+    pane = await open_customer(running, "Fabrikam Inc")
+    await running.press("space")
+    assert pane.marked and table_text(pane.table)[1].startswith("●")
+    await running.press("R")
+    await running.until(lambda: isinstance(running.app.screen, ConfirmScreen))
+    await running.press("y")
+    await running.until(lambda: isinstance(running.app.screen, SummaryScreen), timeout=30)
+    summary = running.app.screen.markdown
+    assert "1 applied, 0 skipped, 0 failed." in summary
+    assert "| Microsoft 365 Business Standard (manual) | Microsoft 365 Business Standard (monthly) | applied |" in summary
+    await running.press("c")
+    assert running.app.clipboard == summary
+    assert sub_state(running.sandbox, "Microsoft 365 Business Standard (manual)") == [1]
+
+
+async def test_a_read_only_profile_reviews_but_never_applies(sandbox: Sandbox, tmp_path: Path) -> None:
+    app = W365App("watcher", Profile(kind="sandbox", read_only=True), sandbox_url=sandbox.url,
+                  journal=Journal(tmp_path / "journal.jsonl"), open_account=str(account_id(sandbox, "Fabrikam Inc")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        running = Running(app, pilot, sandbox, Journal(tmp_path / "journal.jsonl"))
+        pane = app.query_one(SubscriptionsPane)
+        await running.until(lambda: pane.view is not None and app.active_pane is pane)
+        before = sandbox.store.canonical_dump()
+        await running.press("enter")
+        await running.pilot.pause(0.5)
+        assert not isinstance(app.screen, ReviewScreen) or not app.screen.can_apply
+        await running.press("y", "y")
+        assert sandbox.store.canonical_dump() == before
+
+
+async def test_the_command_line_account_and_a_mapped_provider_account_open_the_pane(sandbox: Sandbox,
+                                                                                    tmp_path: Path) -> None:
+    wanted = account_id(sandbox, "Humongous Insurance")
+    app = app_for(sandbox, Journal(tmp_path / "journal.jsonl"), open_account=str(wanted))
+    async with app.run_test(size=(80, 24)) as pilot:
+        running = Running(app, pilot, sandbox, Journal(tmp_path / "journal.jsonl"))
+        pane = app.query_one(SubscriptionsPane)
+        await running.until(lambda: pane.view is not None and app.active_pane is pane)
+        assert pane.account is not None and pane.account.id == wanted
+        # from pane 1: v on a mapped provider account
+        await running.press("1")
+        await running.until(lambda: running.pane.loaded)
+        first = running.pane
+        index = next(i for i, row in enumerate(first.table.visible_rows())
+                     if first.rows[row.key].account.is_mapped and first.rows[row.key].crm_name == "Fabrikam Inc")
+        first.table.cursor = index
+        await running.press("v")
+        await running.until(lambda: app.active_pane is pane and pane.account is not None
+                            and pane.account.name == "Fabrikam Inc")
+
+
+async def test_a_bad_account_on_the_command_line_is_said_plainly(sandbox: Sandbox, tmp_path: Path) -> None:
+    app = app_for(sandbox, Journal(tmp_path / "journal.jsonl"), open_account="nope")
+    async with app.run_test(size=(80, 24)) as pilot:
+        running = Running(app, pilot, sandbox, Journal(tmp_path / "journal.jsonl"))
+        await running.until(lambda: any("'nope' is not a CRM account id" in str(n.message)
+                                        for n in app._notifications))
