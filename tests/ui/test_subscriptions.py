@@ -172,3 +172,28 @@ async def test_a_bad_account_on_the_command_line_is_said_plainly(sandbox: Sandbo
         running = Running(app, pilot, sandbox, Journal(tmp_path / "journal.jsonl"))
         await running.until(lambda: any("'nope' is not a CRM account id" in str(n.message)
                                         for n in app._notifications))
+
+
+async def test_a_sku_held_monthly_and_annually_is_left_for_the_operator(running: Running) -> None:
+    from w365tui.sandbox.schema import BY_LOGICAL
+
+    store = running.sandbox.store
+    customer = str(account_id(running.sandbox, "Tailspin Toys, Inc"))
+    (techdata,) = store.conn.execute(  # Tailspin holds Business Basic monthly and annually on TechData
+        "SELECT work365_subscriptionid FROM work365_subscription WHERE work365_subscription_customer = ? "
+        "AND work365_subscriptionname LIKE '%(monthly)'", (customer,)).fetchone()
+    manual_provider = store.conn.execute(
+        "SELECT work365_providerid FROM work365_provider WHERE work365_name = 'TechData'").fetchone()[0]
+    row = {k: v for k, v in (store.get(BY_LOGICAL["work365_subscription"], techdata) or {}).items()
+           if k not in ("createdon", "modifiedon", "versionnumber")}
+    row.update({"work365_subscriptionid": "00000000-0000-4000-8000-000000000042", "work365_provider": manual_provider,
+                "work365_providersubscriptionid": None, "work365_provideraccount": None,
+                "work365_subscriptionname": "Microsoft 365 Business Basic (manual)",
+                "work365_providerpartnumber": "CFQ7TTC0LH18:0001"})
+    store.insert(BY_LOGICAL["work365_subscription"], row)
+    pane = await open_customer(running, "Tailspin Toys, Inc")
+    rows = table_text(pane.table)
+    assert "Microsoft 365 Business" in rows[1] and "2 candidates: p to pair" in rows[1]
+    assert pane.current_pair() is None and "held in 2 terms or billing cycles; pair it by hand" in detail(running)
+    await running.press("enter")  # nothing to replace until the operator pairs it
+    assert not isinstance(running.app.screen, ReviewScreen)

@@ -324,14 +324,19 @@ def pair(manual: Iterable[Subscription], techdata: Iterable[Subscription], *,
          cycles: Mapping[UUID, str | None] | None = None) -> Pairing:
     """Pair active manual subscriptions with active TechData ones of the same product (SKU),
     preferring the same quantity, then the same term and billing cycle. A SKU the customer holds
-    on TechData more than once in different billing cycles (monthly and annual) is ambiguous and
-    never paired automatically; ``cycles`` gives a subscription's billing cycle where its part
+    on TechData more than once in different terms or billing cycles (monthly and annual) is
+    ambiguous and never paired automatically; ``cycles`` gives a subscription's billing cycle where its part
     number does not say it (from its contract)."""
     cycles = cycles or {}
 
     def cycle(sub: Subscription) -> str | None:
         term = term_of(sub.part_number)
         return term[1] if term else cycles.get(sub.id)
+
+    def kind(sub: Subscription) -> tuple[str | None, str | None]:
+        """Its term and billing cycle: P1M monthly and P1Y annual are two ways to hold one SKU."""
+        term = term_of(sub.part_number)
+        return (term[0] if term else None, cycle(sub))
 
     free = [t for t in techdata if t.state is RecordState.ACTIVE]
     pairs: list[tuple[Subscription, Subscription]] = []
@@ -342,10 +347,10 @@ def pair(manual: Iterable[Subscription], techdata: Iterable[Subscription], *,
         if not same:
             unpaired.append(m)
             continue
-        kinds = {cycle(t) for t in same}
+        kinds = {kind(t) for t in same}
         if len(kinds) > 1:
             ambiguous.append((m, tuple(same), f"{sku_of(m.part_number or '') or 'the product'} is held in "
-                                              f"{len(kinds)} billing cycles; pair it by hand"))
+                                              f"{len(kinds)} terms or billing cycles; pair it by hand"))
             continue
         m_term = term_of(m.part_number)
         best = sorted(same, key=lambda t: (t.quantity != m.quantity, term_of(t.part_number) != m_term,

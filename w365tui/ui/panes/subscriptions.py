@@ -224,7 +224,7 @@ class SubscriptionsPane(Pane):
                 right = self._side(twin) + (_date(twin.subscription),)
                 key: RowKey = ("pair", sub.id)
             elif sub.id in ambiguous and sub.id not in self.apart:
-                right = (f"{ambiguous[sub.id]} billing cycles: p to pair", "", "", "")
+                right = (f"{ambiguous[sub.id]} candidates: p to pair", "", "", "")
                 key = ("manual", sub.id)
             else:
                 right = ("no twin: p to pair by hand", "", "", "")
