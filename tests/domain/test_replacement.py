@@ -273,3 +273,30 @@ def test_the_undo_rules_restore_what_the_replacement_wrote() -> None:
     (back,), reason = invert(create, now, today=date(2026, 1, 1))
     assert reason is None and isinstance(back, SetState)
     assert (back.after_state, back.values_after) == (ACTIVE, {"quantity": 12})
+
+
+def test_pairing_leaves_a_term_mismatch_and_rival_manual_subscriptions_to_the_operator() -> None:
+    annual_m = sub("Basic A (manual)", MANUAL, 10, part="CFQ7TTC0LH18:0001:P1Y:A")
+    monthly_t = sub("Basic", TECHDATA, 10, part="CFQ7TTC0LH18:0001:P1M:M")
+    ((manual, _, why),) = pair([annual_m], [monthly_t]).ambiguous
+    assert manual is annual_m and "P1Y/A here but P1M/M on TechData" in why
+    bare_a = sub("Basic A (manual)", MANUAL, 10, part="CFQ7TTC0LH18:0001")
+    bare_b = sub("Basic B (manual)", MANUAL, 10, part="CFQ7TTC0LH18:0001:P1Y:A")
+    pairing = pair([bare_a, bare_b], [monthly_t])
+    assert pairing.pairs == () and {m.name for m, _, _ in pairing.ambiguous} == {"Basic A (manual)",
+                                                                                  "Basic B (manual)"}
+    # one manual subscription without a term beside one TechData one: paired
+    assert [(m.name, t.name) for m, t in pair([bare_a], [monthly_t]).pairs] == [("Basic A (manual)", "Basic")]
+
+
+def test_undo_of_an_archived_create_never_restores_awaiting_provisioning() -> None:
+    from w365tui.domain.plan import Current, invert
+
+    m, m_lcls, t, t_lcls = worked_example()
+    awaiting = [t_lcls[0].model_copy(update={"provisioning_status": ProvisioningStatus.AWAITING_PROVISIONING})]
+    plan = plan_replacement(m, m_lcls, t, awaiting, PROVIDERS, connectors=CONNECTORS).plan
+    (create,) = [c for c in plan.changes if c.id == awaiting[0].id]
+    now = Current('W/"2"', State("inactive", "archived"), {"quantity": 10, "provisioningstatus": Option(
+        "provisioning_status", "not_applicable")})
+    (back,), reason = invert(create, now, today=date(2026, 1, 1))
+    assert reason is None and back.values_after == {"quantity": 12} and back.after_state == ACTIVE

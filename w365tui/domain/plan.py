@@ -401,9 +401,15 @@ def invert(change: Change, current: Current | None, *, today: date, new_id: Call
     now = {name: current.values.get(name) for name in change.values_after}
     if now != dict(change.values_after):
         return (), f"{change.label} was changed since (now {_describe(now)}); left as it is"
+    restore = dict(change.values_before)
+    written = dict(change.values_after)
+    if restore.get("provisioningstatus") == Option("provisioning_status", "awaiting_provisioning"):
+        # never back to Awaiting Provisioning: that would order the licences at the provider again
+        del restore["provisioningstatus"]
+        del written["provisioningstatus"]
     return (SetState(change.role, change.id, current.etag or "", current.state or change.after_state,
-                     change.before_state, change.label, unit=unit, values_before=dict(change.values_after),
-                     values_after=dict(change.values_before)),), None
+                     change.before_state, change.label, unit=unit, values_before=written,
+                     values_after=restore),), None
 
 
 def same_state(state: State | None, wanted: State) -> bool:

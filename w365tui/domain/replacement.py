@@ -339,18 +339,31 @@ def pair(manual: Iterable[Subscription], techdata: Iterable[Subscription], *,
         return (term[0] if term else None, cycle(sub))
 
     free = [t for t in techdata if t.state is RecordState.ACTIVE]
+    active_manual = [m for m in manual if m.state is RecordState.ACTIVE]
     pairs: list[tuple[Subscription, Subscription]] = []
     ambiguous: list[tuple[Subscription, tuple[Subscription, ...], str]] = []
     unpaired: list[Subscription] = []
-    for m in sorted((m for m in manual if m.state is RecordState.ACTIVE), key=lambda s: (s.name, str(s.id))):
+    for m in sorted(active_manual, key=lambda s: (s.name, str(s.id))):
         same = [t for t in free if same_product(m, t)]
         if not same:
             unpaired.append(m)
             continue
+        sku = sku_of(m.part_number or "") or "the product"
         kinds = {kind(t) for t in same}
         if len(kinds) > 1:
-            ambiguous.append((m, tuple(same), f"{sku_of(m.part_number or '') or 'the product'} is held in "
-                                              f"{len(kinds)} terms or billing cycles; pair it by hand"))
+            ambiguous.append((m, tuple(same), f"{sku} is held in {len(kinds)} terms or billing cycles; "
+                                              "pair it by hand"))
+            continue
+        (t_kind,) = kinds
+        m_kind = kind(m)
+        if m_kind[0] is not None and t_kind[0] is not None and m_kind != t_kind:
+            ambiguous.append((m, tuple(same), f"{sku} is {'/'.join(filter(None, m_kind))} here but "
+                                              f"{'/'.join(filter(None, t_kind))} on TechData; pair it by hand"))
+            continue
+        rivals = [o for o in active_manual if o is not m and same_product(o, m) and kind(o) != m_kind]
+        if rivals:
+            ambiguous.append((m, tuple(same), f"{len(rivals) + 1} manual subscriptions of {sku} in different terms; "
+                                              "pair them by hand"))
             continue
         m_term = term_of(m.part_number)
         best = sorted(same, key=lambda t: (t.quantity != m.quantity, term_of(t.part_number) != m_term,

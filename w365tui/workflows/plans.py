@@ -117,7 +117,8 @@ async def prepare_resume(session: Session, plan_id: str) -> Resume:
     preview = Plan("resume", f"Finish: {remaining.title}", changes, remaining.context,
                    summary=f"{record.describe()}: {inspection.summary()}"
                            + ("" if changes else "; nothing is left to send"),
-                   warnings=remaining.warnings, blocking=blocking, notes=remaining.notes, atomic=remaining.atomic)
+                   warnings=remaining.warnings, blocking=blocking, notes=remaining.notes, atomic=remaining.atomic,
+                   then=remaining.then)
     return Resume(inspection, preview)
 
 
@@ -154,6 +155,9 @@ async def prepare_undo(session: Session, plan_id: str, *, today: date | None = N
         raise WorkflowError(f"only an applied plan can be undone; {record.describe()}{hint}")
     inspection = await inspect(session.reads, record)
     plan = _refuse_if_nothing(inverse(inspection, kind="undo", today=today or date.today()))
+    if inspection.plan.kind == "replace" and plan.warnings and not plan.blocking:
+        plan = plan.blocked("a replacement is undone whole or not at all, and some of its rows were changed since "
+                            "(above); put them back by hand, or retire the subscriptions as they are")
     return await _with_reactivation_steps(session, plan)
 
 
@@ -161,18 +165,26 @@ async def _with_reactivation_steps(session: Session, plan: Plan) -> Plan:
     """An undo that reactivates a subscription archives the Activate LCL Work 365 writes for it,
     as the replacement archived its Deactivate LCL: neither is to be invoiced."""
     steps = []
+    notes = []
+    written = plan.rows()  # LCLs the undo moves back are not the one Work 365 writes
     for change in plan.changes:
         if (isinstance(change, SetState) and change.role == "subscription" and change.after_state.state == "active"
                 and change.before_state.state == "inactive"):
             found = await session.reads.subscription(change.id)
-            known = tuple(sorted((lcl.id for lcl in found[1]), key=str)) if found else ()
+            lcls = found[1] if found else []
+            if any(lcl.event is LclEvent.DEACTIVATE and not lcl.is_archived for lcl in lcls):
+                # its Deactivate LCL is to be invoiced: the Activate LCL is too, so the two cancel out
+                notes.append(f"Reactivating {change.label} makes Work 365 write an Activate LCL; it stays Active, "
+                             "as its Deactivate LCL does, so the two cancel out on the invoice.")
+                continue
+            known = tuple(sorted({lcl.id for lcl in lcls} | written, key=str))
             steps.append(Then("archive-written-lcl", Ref("subscription", change.id, change.label),
                               LclEvent.ACTIVATE.value, f"Activate LCL of {change.label}", known))
-    if not steps:
+            notes.append(f"Reactivating {change.label} makes Work 365 write an Activate LCL; it is archived straight "
+                         "after, as its Deactivate LCL was, so neither is invoiced.")
+    if not steps and not notes:
         return plan
-    return replace(plan, then=tuple(steps), notes=plan.notes + (
-        "Reactivating makes Work 365 write an Activate LCL; it is archived straight after, so it is not "
-        "invoiced.",))
+    return replace(plan, then=tuple(steps), notes=plan.notes + tuple(notes))
 
 
 def _refuse_if_nothing(plan: Plan) -> Plan:

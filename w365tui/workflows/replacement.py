@@ -147,10 +147,11 @@ async def replace_many(session: Session, pairs: list[tuple[UUID, UUID]], *, invo
         try:
             prepared = await prepare_replacement(session, manual_id, techdata_id,
                                                  invoice_deactivation=invoice_deactivation)
-        except WorkflowError as error:
+        except Exception as error:  # unreadable: said in the summary, and the rest go on
             placeholder = Subscription(id=manual_id, name=str(manual_id))
-            outcomes.append(BulkOutcome(placeholder, Subscription(id=techdata_id, name=str(techdata_id)), "skipped",
-                                        str(error)))
+            state = "skipped" if isinstance(error, WorkflowError) else "failed"
+            outcomes.append(BulkOutcome(placeholder, Subscription(id=techdata_id, name=str(techdata_id)), state,
+                                        str(error) or type(error).__name__))
             continue
         if progress is not None:
             progress(f"{number}/{len(pairs)}: {prepared.manual.name} → {prepared.techdata.name}")
@@ -162,12 +163,19 @@ async def replace_many(session: Session, pairs: list[tuple[UUID, UUID]], *, invo
         except PlanRefused as refusal:
             outcomes.append(BulkOutcome(prepared.manual, prepared.techdata, "skipped", str(refusal)))
             continue
+        except Exception as error:  # noqa: BLE001 — said in the summary; the journal has the plan
+            outcomes.append(BulkOutcome(prepared.manual, prepared.techdata, "failed", str(error)))
+            continue
         if applied.all_done:
             outcomes.append(BulkOutcome(prepared.manual, prepared.techdata, "applied", plan_id=applied.plan_id))
-        else:
-            reason = applied.message() if not applied.ok else (applied.followup_error or applied.followup.message()
-                                                               if applied.followup else "")
-            outcomes.append(BulkOutcome(prepared.manual, prepared.techdata, "failed", reason, applied.plan_id))
+        elif not applied.ok:
+            outcomes.append(BulkOutcome(prepared.manual, prepared.techdata, "failed", applied.message(),
+                                        applied.plan_id))
+        else:  # retired, but the step after it did not finish
+            step = applied.followup_error or (applied.followup.message() if applied.followup else "")
+            outcomes.append(BulkOutcome(prepared.manual, prepared.techdata, "failed",
+                                        f"applied, but the step after it did not finish: {step}; finish it with "
+                                        f"`w365tui plan resume {applied.plan_id[:8]}`", applied.plan_id))
     return outcomes
 
 

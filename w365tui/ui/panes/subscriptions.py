@@ -47,6 +47,7 @@ COLUMNS = [
     Column("tstart", "Start", 10),
 ]
 
+ALL = "all"  # the contract chooser's row for every contract
 RowKey = tuple[str, UUID]  # ("pair" | "manual" | "techdata" | "other", the subscription on the row)
 
 
@@ -158,6 +159,7 @@ class SubscriptionsPane(Pane):
         if self.account is None or self.account.id != account.id:
             self.by_hand, self.apart, self.marked = {}, set(), set()
             self.contract_id = None
+            self.invoice_deactivation = False  # a choice made for one customer is not carried to the next
         self.account = account
         self.view = None
         self.epoch += 1
@@ -383,8 +385,12 @@ class SubscriptionsPane(Pane):
             current=self.pairs().get(manual.subscription.id)))
         if chosen is None:
             return
-        self.by_hand[manual.subscription.id] = chosen
-        self.apart.discard(manual.subscription.id)
+        wanted = manual.subscription.id
+        # the latest choice wins: T leaves any other hand pair, and a changed pair is marked afresh
+        self.by_hand = {m: t for m, t in self.by_hand.items() if t != chosen and m != wanted}
+        self.by_hand[wanted] = chosen
+        self.apart.discard(wanted)
+        self.marked.discard(wanted)
         self._show()
 
     @work(exclusive=True, exit_on_error=False, group="subscriptions-contract")
@@ -392,18 +398,27 @@ class SubscriptionsPane(Pane):
         view = self.view
         if view is None or self.account is None:
             return
-        rows = [Row(None, ("", "All billing contracts"))] + [
+        rows = [Row(ALL, ("", "All billing contracts"))] + [
             Row(c.id, ("yes" if c.is_default else "", c.name)) for c in view.contracts.values() if c.is_active]
         chosen = await self.app.push_screen_wait(ChoiceScreen(
             f"Subscriptions of {self.account.name} on", [Column("default", "Default", 7),
                                                           Column("name", "Billing contract", 20, flex=1)],
-            rows, current=self.contract_id))
-        if chosen is None and not rows:
+            rows, current=self.contract_id or ALL))
+        if chosen is None:  # esc: as it was
             return
-        self.contract_id = chosen
+        self.contract_id = None if chosen == ALL else chosen
         self.show_customer(self.account)
 
+    def busy(self) -> bool:
+        """A plan is being applied: another waits until it ends (it runs to its end)."""
+        if self.applying:
+            self.say("A replacement is being applied; it runs to its end (the journal records it).",
+                     severity="warning")
+        return self.applying
+
     def action_replace(self) -> None:
+        if self.busy():
+            return
         pair = self.current_pair()
         if pair is None:
             key = self.current_key()
@@ -439,13 +454,17 @@ class SubscriptionsPane(Pane):
         if self.account is not None:
             self.show_customer(self.account)
 
-    @work(exclusive=True, exit_on_error=False, group="write")
-    async def action_replace_marked(self) -> None:
+    def action_replace_marked(self) -> None:
+        if self.busy():  # before a worker starts: a new one of the group would cancel the running one
+            return
         if not self.marked:
             self.say("Mark pairs with space first.", severity="warning")
             return
-        if not self.writable():
-            return
+        if self.writable():
+            self.replace_marked()
+
+    @work(exclusive=True, exit_on_error=False, group="write")
+    async def replace_marked(self) -> None:
         from w365tui.workflows.replacement import replace_many
 
         assert self.session is not None
