@@ -70,7 +70,10 @@ class SubscriptionsPane(Pane):
     DEFAULT_CSS = """
     SubscriptionsPane { height: 1fr; }
     SubscriptionsPane #su-status { height: 1; padding: 0 1; color: $text-muted; }
-    SubscriptionsPane #su-detail { height: auto; max-height: 13; border-top: solid $primary 50%; padding: 0 1; }
+    SubscriptionsPane #su-detail {
+        height: auto; max-height: 13; border-top: solid $primary 50%; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
     COMMAND_LIST: ClassVar[tuple[Command, ...]] = (
         Command("subscriptions.replace", "enter", "Replace", "replace",
