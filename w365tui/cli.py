@@ -42,6 +42,24 @@ def _positive(text: str) -> int:
     return value
 
 
+def _signed_int(text: str) -> int:
+    from w365tui.domain.lcl import parse_quantity
+
+    try:
+        return parse_quantity(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _iso_date(text: str) -> Any:
+    from w365tui.domain.lcl import parse_date
+
+    try:
+        return parse_date(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     profile = argparse.ArgumentParser(add_help=False)
     profile.add_argument("--profile", metavar="NAME", default=argparse.SUPPRESS,
@@ -82,6 +100,27 @@ def _parser() -> argparse.ArgumentParser:
                                       help="one customer: provider accounts, contracts, subscription counts, flags "
                                            "(exit 1 when something is flagged)")
     one.add_argument("account_id", metavar="ID", help="the CRM account")
+
+    lcl = commands.add_parser("lcl", help="license change logs: list, archive or unarchive, add a correcting one")
+    lcl_commands = lcl.add_subparsers(dest="lcl_command", metavar="ACTION", required=True)
+    lcl_list = lcl_commands.add_parser("list", parents=[profile],
+                                       help="a subscription's LCLs with Σ against its quantity (exit 1 when they "
+                                            "differ)")
+    lcl_list.add_argument("--subscription", metavar="ID", required=True)
+    lcl_list.add_argument("--format", choices=("text", "json", "csv"), default="text",
+                          help="how to print (default text; csv: a header row, ISO dates, for a spreadsheet)")
+    lcl_archive = lcl_commands.add_parser("archive", parents=[write],
+                                          help="archive LCLs so they are not invoiced (never an Awaiting "
+                                               "Provisioning one)")
+    lcl_archive.add_argument("lcl_ids", metavar="ID", nargs="+", help="license change log ids")
+    lcl_archive.add_argument("--unarchive", action="store_true",
+                             help="make them Active again (never an invoiced one)")
+    lcl_add = lcl_commands.add_parser("add", parents=[write],
+                                      help="add a correcting LCL, Not Applicable so nothing is provisioned")
+    lcl_add.add_argument("--subscription", metavar="ID", required=True)
+    lcl_add.add_argument("--event", required=True, help="update, create, activate or deactivate")
+    lcl_add.add_argument("--quantity", type=_signed_int, required=True, help="signed whole number of licences")
+    lcl_add.add_argument("--date", type=_iso_date, required=True, help="effective date, YYYY-MM-DD")
 
     listing_subs = commands.add_parser(
         "subscriptions", parents=[profile, output],
@@ -164,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sandbox(args)
         if args.command in ("doctor", "login"):
             return _doctor(args)
-        if args.command in ("sync", "map", "unmap", "plan", "accounts", "subscriptions"):
+        if args.command in ("sync", "map", "unmap", "plan", "accounts", "subscriptions", "lcl"):
             return _workflow(args)
         return _tui(args)
     except SettingsError as error:
@@ -320,11 +359,16 @@ class _Output:
         self.form = form
         self.data: dict[str, Any] = {}
         self.lines: list[str] = []
+        self.csv: str | None = None
 
     def text(self, line: str) -> None:
         self.lines.append(line)
 
     def flush(self, code: int) -> int:
+        if self.form == "csv":  # one table, for a spreadsheet
+            if self.csv is not None:
+                sys.stdout.write(self.csv)
+            return code
         if self.form == "json":
             print(json.dumps({**self.data, "exit": code}, ensure_ascii=False, indent=1, default=str))
         elif self.lines:
@@ -413,7 +457,7 @@ def _journal_only(args: argparse.Namespace, name: str, profile: Any, journal: An
 
 
 async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
-    from w365tui.workflows import customers, mapping, plans, render, replacement, sync
+    from w365tui.workflows import customers, lcl, mapping, plans, render, replacement, sync
 
     if args.command == "accounts" and args.accounts_command == "search":
         found = await customers.search(session, args.text)
@@ -429,6 +473,19 @@ async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
             return ERROR
         return REFUSED if view.findings else DONE
 
+    if args.command == "lcl" and args.lcl_command == "list":
+        shown = await lcl.listing(session, args.subscription)
+        out.data.update(render.lcl_json(shown))
+        out.text(render.lcl_text(shown))
+        out.csv = render.lcl_csv(shown)
+        return DONE if shown.sigma.matches else REFUSED
+    if args.command == "lcl" and args.lcl_command == "archive":
+        plan = await lcl.prepare_archive(session, args.lcl_ids, unarchive=args.unarchive)
+        return await _show_and_apply(args, session, plan, out)
+    if args.command == "lcl":
+        plan = await lcl.prepare_add(session, args.subscription, event=args.event, quantity=args.quantity,
+                                     effective_date=args.date)
+        return await _show_and_apply(args, session, plan, out)
     if args.command == "subscriptions":
         view = await replacement.subscriptions_view(session, args.account, args.contract)
         out.data.update(render.subscriptions_json(view))

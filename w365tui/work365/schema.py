@@ -32,7 +32,7 @@ from w365tui.domain.enums import (
 )
 from w365tui.settings import SchemaOverrides
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Field kinds, and the metadata AttributeType each is found by.
 TEXT, INT, DATE, BOOL, MONEY, LOOKUP, OPTION = "text", "int", "date", "bool", "money", "lookup", "option"
@@ -155,6 +155,8 @@ ROLES: dict[str, RoleSpec] = {spec.role: spec for spec in (
         F("provisioningstatus", OPTION, option_set="provisioning_status", labels=("awaiting_provisioning",),
           model="provisioning_status"),
         F("invoice", LOOKUP, target="invoice", model="invoice_id"),
+        F("sellingprice", MONEY, hint=("sellingprice",), model="selling_price", required=False),
+        F("costprice", MONEY, hint=("costprice",), model="cost_price", required=False),
     ), hint=("licensechangelog", "changelog", "lcl"), signature=("subscription", "event", "provisioningstatus"),
         status_set="lcl_status"),
 )}

@@ -12,6 +12,7 @@ from w365tui.journal import PlanRecord
 from w365tui.work365.executor import Applied
 
 if TYPE_CHECKING:
+    from w365tui.workflows.lcl import LclListing
     from w365tui.workflows.replacement import SubscriptionsView
 
 
@@ -297,4 +298,57 @@ def subscriptions_text(view: SubscriptionsView) -> str:
         out.append("Other and inactive:")
         out += [f"  {one(line.subscription.id)} · {line.provider} · {line.subscription.state.value}"
                 for line in others]
+    return "\n".join(out)
+
+
+LCL_FIELDS = ("id", "event", "quantity", "effective_date", "provisioning_status", "status", "invoice",
+              "selling_price", "cost_price", "name", "blocked_by")
+
+
+def _lcl_row(shown: LclListing, lcl: Any) -> dict[str, Any]:
+    blocker = shown.blocked.get(lcl.id)
+    return {"id": str(lcl.id), "event": lcl.event.value, "quantity": lcl.quantity,
+            "effective_date": lcl.effective_date.isoformat() if lcl.effective_date else None,
+            "provisioning_status": lcl.provisioning_status.value if lcl.provisioning_status else None,
+            "status": lcl.status.value, "invoice": str(lcl.invoice_id) if lcl.invoice_id else None,
+            "selling_price": str(lcl.selling_price) if lcl.selling_price is not None else None,
+            "cost_price": str(lcl.cost_price) if lcl.cost_price is not None else None,
+            "name": lcl.name, "blocked_by": str(blocker.id) if blocker else None}
+
+
+def lcl_json(shown: LclListing) -> dict[str, Any]:
+    sub, total = shown.subscription, shown.sigma
+    return {"subscription": {"id": str(sub.id), "name": sub.name, "customer": shown.customer,
+                             "contract": shown.contract, "provider": shown.provider, "quantity": sub.quantity,
+                             "state": sub.state.value},
+            "sigma": total.total, "difference": total.difference, "matches": total.matches,
+            "lcls": [_lcl_row(shown, lcl) for lcl in shown.lcls]}
+
+
+def lcl_csv(shown: LclListing) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LCL_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for lcl in shown.lcls:
+        writer.writerow({k: ("" if v is None else v) for k, v in _lcl_row(shown, lcl).items()})
+    return buffer.getvalue()
+
+
+def lcl_text(shown: LclListing) -> str:
+    sub = shown.subscription
+    out = [f"{sub.name} · {shown.customer} · contract {shown.contract} · {shown.provider} · quantity "
+           f"{sub.quantity} · {sub.state.value}"]
+    for lcl in shown.lcls:
+        when = lcl.effective_date.isoformat() if lcl.effective_date else "—"
+        provisioning = lcl.provisioning_status.value.replace("_", " ") if lcl.provisioning_status else "—"
+        line = (f"  {lcl.event.value:<10} {lcl.quantity:>+6d}  {when}  {provisioning:<21} {lcl.status.value:<8} "
+                f"{'invoiced' if lcl.invoice_id else '':<8} {lcl.id}")
+        blocker = shown.blocked.get(lcl.id)
+        if blocker is not None:
+            line += f"  ⚠ blocked by the earlier {blocker.event.value} of {blocker.effective_date}"
+        out.append(line)
+    out.append(shown.sigma.line())
     return "\n".join(out)
