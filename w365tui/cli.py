@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"w365tui {__version__}")
     parser.add_argument("--account", metavar="ID", dest="open_account",
                         help="start on this CRM account's subscriptions (pane 3)")
+    parser.add_argument("--subscription", metavar="ID", dest="open_subscription",
+                        help="start on this subscription's license change logs (pane 4)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sync = commands.add_parser("sync", help="sync from StreamOne into Work 365 (a previewed plan)")
@@ -572,5 +574,5 @@ def _tui(args: argparse.Namespace) -> int:
     from w365tui.ui.app import W365App
 
     W365App(profile_name=name, profile=profile, keymap=settings.keys, theme=settings.theme,
-            open_account=args.open_account).run()
+            open_account=args.open_account, open_subscription=args.open_subscription).run()
     return DONE

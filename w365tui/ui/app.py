@@ -64,9 +64,10 @@ class W365App(App[None]):
 
     def __init__(self, profile_name: str, profile: Profile, *, sandbox_url: str | None = None,
                  keymap: dict[str, str] | None = None, theme: str | None = None, journal: Journal | None = None,
-                 open_account: str | None = None):
+                 open_account: str | None = None, open_subscription: str | None = None):
         super().__init__()
         self.open_account = open_account  # a CRM account to start on (pane 3), from `w365tui --account ID`
+        self.open_subscription = open_subscription  # a subscription's LCLs to start on (pane 4)
         self.profile_name = profile_name
         self.profile = profile
         self.sandbox_url = sandbox_url
@@ -154,6 +155,22 @@ class W365App(App[None]):
         self.check_journal()
         if self.open_account:
             self.open_subscriptions(self.open_account)
+        if self.open_subscription:
+            self.open_lcls(self.open_subscription)
+
+    def open_lcls(self, subscription_id: Any) -> None:
+        """Pane 4 on this subscription's license change logs."""
+        from w365tui.ui.panes.lcls import LicenseChangeLogsPane
+        from w365tui.workflows.base import WorkflowError, parse_id
+
+        try:
+            wanted = parse_id(subscription_id, "subscription")
+        except WorkflowError as error:
+            self.say(str(error), severity="error", timeout=12)
+            return
+        pane = self.query_one(LicenseChangeLogsPane)
+        pane.show_subscription(wanted)
+        self.action_pane(pane.PANE_ID)
 
     @work(exclusive=True, exit_on_error=False, group="open-account")
     async def open_subscriptions(self, account_id: Any) -> None:

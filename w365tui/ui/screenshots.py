@@ -148,6 +148,17 @@ async def replace_review(app: W365App, pilot: object) -> None:
     await pilot.pause(0.1)  # type: ignore[attr-defined]
 
 
+async def lcls(app: W365App, pilot: object) -> None:
+    from w365tui.ui.panes.lcls import LicenseChangeLogsPane
+
+    await _subscriptions(app, pilot, "humongous")
+    await _press(pilot, "l")
+    pane = app.query_one(LicenseChangeLogsPane)
+    await _until(pilot, lambda: pane.listing is not None)
+    await _press(pilot, "down", "down", "space", "up")  # the last LCL marked to archive
+    await pilot.pause(0.1)  # type: ignore[attr-defined]
+
+
 def _pane(number: str) -> Scene:
     async def scene(app: W365App, pilot: object) -> None:
         await _ready(app, pilot)
@@ -167,7 +178,7 @@ SCENES: dict[str, Scene] = {
     "2-customers-map": customers_map,
     "3-subscriptions": subscriptions,
     "3-replace-review": replace_review,
-    "4-license-change-logs": _pane("4"),
+    "4-license-change-logs": lcls,
     "5-reports": _pane("5"),
     "help": help_screen,
 }

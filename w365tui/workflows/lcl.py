@@ -117,3 +117,27 @@ async def prepare_add(session: Session, subscription_id: str | UUID, *, event: s
     return guarded(session, plan_add(sub, lcls, event=kind, quantity=quantity, effective_date=effective_date,
                                      name_limit=limit, context=_context(session, sub),
                                      customer_name=account.name if account else ""))
+
+
+async def prepare_changes(session: Session, subscription_id: str | UUID, *, archive: Sequence[UUID] = (),
+                          unarchive: Sequence[UUID] = (), edits: Sequence[Edit] = ()) -> Plan:
+    """What the editor marked on one subscription — archive marks both ways and edits — read again
+    now and planned as one: a row both marked and edited is refused (its ETag changes with the
+    first write)."""
+    sub, lcls = await read_subscription(session, subscription_id)
+    ctx = _context(session, sub)
+    parts = [p for p in (plan_archive(sub, lcls, archive, context=ctx) if archive else None,
+                         plan_archive(sub, lcls, unarchive, unarchive=True, context=ctx) if unarchive else None,
+                         plan_edits(sub, lcls, edits, context=ctx) if edits else None) if p is not None]
+    if not parts:
+        raise WorkflowError("nothing is marked: space marks an LCL, e edits one")
+    if len(parts) == 1:
+        return guarded(session, parts[0])
+    changes = tuple(renumbered(c for p in parts for c in p.changes))
+    both = {e.lcl_id for e in edits} & (set(archive) | set(unarchive))
+    blocking = tuple(b for p in parts for b in p.blocking) + tuple(
+        f"LCL {i} is both marked and edited: apply one, then the other" for i in sorted(both, key=str))
+    plan = Plan("lcl-edit", f"Change {len(changes)} LCLs of {sub.name}", changes, ctx,
+                summary="\n".join(p.summary for p in parts), warnings=tuple(w for p in parts for w in p.warnings),
+                blocking=blocking, atomic=len(changes) <= MAX_CHANGESET)
+    return guarded(session, plan.checked())

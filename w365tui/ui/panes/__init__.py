@@ -6,8 +6,9 @@ Adding a pane is adding it here; the shell names none.
 from __future__ import annotations
 
 from w365tui.ui.panes.base import Pane
-from w365tui.ui.panes.coming import LicenseChangeLogsPane, ReportsPane
+from w365tui.ui.panes.coming import ReportsPane
 from w365tui.ui.panes.customers import CustomersPane
+from w365tui.ui.panes.lcls import LicenseChangeLogsPane
 from w365tui.ui.panes.provider_accounts import ProviderAccountsPane
 from w365tui.ui.panes.subscriptions import SubscriptionsPane
 

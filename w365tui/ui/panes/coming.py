@@ -5,12 +5,6 @@ from __future__ import annotations
 from w365tui.ui.panes.base import ComingPane
 
 
-class LicenseChangeLogsPane(ComingPane):
-    PANE_ID = "lcls"
-    TITLE = "LCLs"
-    TEXT = "Editing license change logs, with archive toggles, arrives in a coming release."
-
-
 class ReportsPane(ComingPane):
     PANE_ID = "reports"
     TITLE = "Reports"

@@ -6,7 +6,7 @@ billing cycles is left for the operator (``p`` pairs by hand, ``u`` unpairs). Th
 shown field by field below the list, differences highlighted, with step 5's flags. ``enter``
 reviews the replacement of the pair (one plan, two-step confirm); ``space`` marks pairs and ``R``
 replaces every marked pair, one plan each, with a summary for the ticket. Reached from the
-customers pane (enter), from a mapped provider account in pane 1, or by ``w365tui --account ID``.
+customers pane (enter), from a mapped provider account in pane 1, or by ``w365tui --account ID``. ``l`` opens a subscription's LCLs in pane 4 (``L`` the twin's).
 """
 
 from __future__ import annotations
@@ -94,6 +94,12 @@ class SubscriptionsPane(Pane):
         Command("subscriptions.contract", "C", "Contract", "choose_contract",
                 "Show the subscriptions of one billing contract, or all", title="Narrow to a billing contract",
                 show=False, available=lambda p: p.view is not None),
+        Command("subscriptions.lcls", "l", "LCLs", "open_lcls",
+                "The license change logs of the selected subscription (the manual one of a pair), in pane 4",
+                title="Open the LCLs", available=lambda p: p.current_key() is not None),
+        Command("subscriptions.twin_lcls", "L", "Twin's LCLs", "open_lcls(True)",
+                "The license change logs of the pair's TechData subscription, in pane 4",
+                title="Open the TechData twin's LCLs", show=False, available=_has_pair),
         Command("subscriptions.copy", "c", "Copy id", "copy_id", "Copy the selected subscription's id (OSC 52)",
                 title="Copy the subscription id", show=False, available=lambda p: p.current_key() is not None),
         Command("subscriptions.reload", "r", "Reload", "reload", "Read the customer's subscriptions again",
@@ -355,6 +361,14 @@ class SubscriptionsPane(Pane):
         self.say("The manual subscription's Deactivate LCL will be " +
                  ("left Active, to be invoiced." if self.invoice_deactivation else "archived, not invoiced."))
         self.status_done()
+
+    def action_open_lcls(self, twin: bool = False) -> None:
+        pair = self.current_pair()
+        key = self.current_key()
+        if twin and pair is not None:
+            self.app.open_lcls(pair[1])  # type: ignore[attr-defined]
+        elif key is not None:
+            self.app.open_lcls(key[1])  # type: ignore[attr-defined]
 
     def action_copy_id(self) -> None:
         key = self.current_key()
