@@ -473,7 +473,7 @@ class FormScreen(ModalScreen[dict[str, str] | None]):
             yield Static(Text(visible(self.title_text), style="bold"), classes="title")
             for key, label, value in self.fields:
                 yield Static(Text(label), classes="label")
-                yield Input(value=value, id=f"form-{key}", select_on_focus=False)
+                yield Input(value=value, id=f"form-{key}")  # focused, its value is selected: typing replaces it
             if self.note:
                 yield Static(Text(self.note), classes="note")
             yield Static(Text(""), id="form-error")
