@@ -83,10 +83,23 @@ def test_add_a_correcting_lcl_and_bad_input_exits_2(served: Served) -> None:
     bad_date = served.run("lcl", "add", "--subscription", sub_id, "--event", "update", "--quantity", "1", "--date",
                           "2025-02-30")
     assert bad_date.returncode == 2 and "is not a date" in bad_date.stderr
+    matching = served.run("lcl", "add", "--subscription", sub_id, "--event", "update", "--quantity", "-2",
+                          "--date", "2025-01-01", "--apply")
+    assert matching.returncode == 1 and "already equals its quantity (12)" in matching.stdout
+    served.query("UPDATE work365_subscription SET work365_quantity = 10 WHERE work365_subscriptionid = ?", sub_id)
+    assert served.run("lcl", "list", "--subscription", sub_id).returncode == 1  # Σ 12 ≠ 10: a finding
     added = served.run("lcl", "add", "--subscription", sub_id, "--event", "update", "--quantity", "-2", "--date",
                        "2025-01-01", "--apply")
     assert added.returncode == 0, added.stdout + added.stderr
-    assert "after: Σ LCL 10 ≠ quantity 12 (-2)" in added.stdout
+    assert "after: Σ LCL 10 = quantity 10" in added.stdout
     assert (-2, 0, 757320003) in [(q, s, p) for _, q, s, p in lcl_rows(served, sub_id)]
-    listed = served.run("lcl", "list", "--subscription", sub_id)
-    assert listed.returncode == 1  # Σ no longer matches: a finding
+    assert served.run("lcl", "list", "--subscription", sub_id).returncode == 0
+
+
+def test_csv_cells_that_look_like_formulas_are_kept_as_text(served: Served) -> None:
+    sub_id = manual(served, "Wide World Importers")
+    served.query("UPDATE work365_licensechangelog SET work365_name = '=HYPERLINK(\"http://x\")' "
+                 "WHERE work365_subscription = ?", sub_id)
+    table = served.run("lcl", "list", "--subscription", sub_id, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(table.stdout)))
+    assert {r["name"] for r in rows} == {"'=HYPERLINK(\"http://x\")"}

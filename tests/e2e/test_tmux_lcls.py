@@ -1,7 +1,6 @@
 """End to end: the installed ``w365tui`` in tmux at 80×24, driven only by keys.
 
-Two correcting LCLs (+1 and −1) are added to Fabrikam's TechData subscription from the command
-line; then, by keys alone, the operator finds Fabrikam, opens its subscriptions and the LCLs of
+Two Update LCLs (+1 and −1) are put on Fabrikam's TechData subscription in the sandbox; then, by keys alone, the operator finds Fabrikam, opens its subscriptions and the LCLs of
 the TechData one, marks the two and archives them — and the sandbox's database shows them
 archived.
 """
@@ -39,10 +38,16 @@ def test_archive_two_lcls_with_keys_only(tmp_path: Path) -> None:
             "SELECT s.work365_subscriptionid FROM work365_subscription s JOIN account a ON a.accountid = "
             "s.work365_subscription_customer WHERE a.name = 'Fabrikam Inc' AND s.work365_subscriptionname "
             "NOT LIKE '%(manual)'").fetchall()
-    for quantity, day in (("1", "2025-01-01"), ("-1", "2025-02-01")):
-        added = run("lcl", "add", "--subscription", techdata, "--event", "update", "--quantity", quantity,
-                    "--date", day, "--apply")
-        assert added.returncode == 0, added.stdout + added.stderr
+        create = dict(zip([c[1] for c in db.execute("PRAGMA table_info(work365_licensechangelog)")],
+                          db.execute("SELECT * FROM work365_licensechangelog WHERE work365_subscription = ?",
+                                     (techdata,)).fetchone(), strict=True))
+        update = db.execute("SELECT work365_event FROM work365_licensechangelog WHERE work365_event != ? LIMIT 1",
+                            (create["work365_event"],)).fetchone()[0]  # an Update elsewhere in the book
+        for quantity, day in ((1, "2025-01-01"), (-1, "2025-02-01")):  # Σ stays 12
+            row = {**create, "work365_licensechangelogid": str(uuid.uuid4()), "work365_event": update,
+                   "work365_quantity": quantity, "work365_effectivedate": day}
+            db.execute(f"INSERT INTO work365_licensechangelog ({', '.join(row)}) VALUES "
+                       f"({', '.join('?' for _ in row)})", tuple(row.values()))
 
     terminal = Terminal(f"w365tui-e2e-{uuid.uuid4().hex[:8]}", env)
     try:

@@ -81,6 +81,22 @@ async def test_toggle_review_apply_and_the_refusals(running: Running) -> None:
     await running.press("y")
     await running.until(lambda: states(running.sandbox, sub_id)[2] == (-2, 1))
     await running.until(lambda: not pane.marks and "archived" in table_text(pane.table)[3])
+    assert footer(running).startswith("Σ LCL 60 = quantity 60")  # the footer after: archiving changes no Σ
+
+
+async def test_a_mark_the_server_made_true_meanwhile_is_dropped_not_reversed(running: Running) -> None:
+    sub_id = subscription(running.sandbox, "Humongous Insurance")
+    pane = await open_lcls(running, sub_id)
+    await running.press("down", "down", "space")  # mark the Active one to archive
+    (lcl_id,) = pane.marks
+    store = running.sandbox.store
+    from w365tui.sandbox.schema import LCL_STATUS_ARCHIVED
+
+    await anyio.to_thread.run_sync(lambda: store.update(LCL, str(lcl_id), {"statecode": 1,
+                                                                           "statuscode": LCL_STATUS_ARCHIVED}))
+    await running.press("r")  # someone archived it meanwhile: the mark must not become an unarchive
+    await running.until(lambda: notified(running, "1 mark dropped: the LCL changed since it was marked"))
+    assert not pane.marks
 
 
 async def test_an_awaiting_provisioning_lcl_is_never_marked(running: Running) -> None:
@@ -93,17 +109,21 @@ async def test_an_awaiting_provisioning_lcl_is_never_marked(running: Running) ->
     assert not isinstance(running.app.screen, FormScreen)
 
 
-async def test_a_range_marks_both_ways_and_is_one_plan(running: Running) -> None:
+async def test_a_range_follows_its_first_row_and_marks_go_in_one_plan(running: Running) -> None:
     sub_id = subscription(running.sandbox, "Fabrikam Inc")  # Create +10 and Update +3 archived, Update -1 active
     pane = await open_lcls(running, sub_id)
-    await running.press("v", "down", "down", "v")
-    assert len(pane.marks) == 3
-    assert [r.split()[5] for r in table_text(pane.table)[1:4]] == ["→active", "→active", "→archived"]
+    await running.press("v", "down", "down", "v")  # from an archived row: the range unarchives archived rows
+    assert len(pane.marks) == 2
+    shown = table_text(pane.table)[1:4]
+    assert "→active" in shown[0] and "→active" in shown[1] and "→" not in shown[2]
+    await running.press("space")  # and the Active one is marked to archive on its own
     await running.press("enter")
     await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
-    assert len(running.app.screen.plan.changes) == 3 and not running.app.screen.plan.blocking
+    plan = running.app.screen.plan
+    assert len(plan.changes) == 3 and not plan.blocking and len({c.unit for c in plan.changes}) == 3
     await running.press("y")
     await running.until(lambda: [s for _, s in states(running.sandbox, sub_id)] == [0, 0, 1])
+    await running.until(lambda: footer(running).startswith("Σ LCL 12 = quantity 12"))  # archiving keeps Σ
 
 
 async def test_an_edit_shows_the_sigma_it_will_produce_before_anything_is_sent(running: Running) -> None:

@@ -86,3 +86,32 @@ async def test_a_correcting_lcl_brings_sigma_to_the_quantity(session: Session, s
     assert after.sigma.matches and len(after.lcls) == len(before.lcls) + 1
     with pytest.raises(base.WorkflowError, match="'refund' is not an LCL event"):
         await lcl.prepare_add(session, sub_id, event="refund", quantity=1, effective_date=date(2025, 1, 1))
+
+
+async def test_one_archive_over_two_subscriptions_keeps_each_lcl_on_its_own(session: Session,
+                                                                           sandbox: Sandbox) -> None:
+    rows = sandbox.store.conn.execute(
+        "SELECT l.work365_licensechangelogid FROM work365_licensechangelog l JOIN work365_subscription s ON "
+        "s.work365_subscriptionid = l.work365_subscription JOIN account a ON a.accountid = "
+        "s.work365_subscription_customer WHERE a.name IN ('Fabrikam Inc', 'Humongous Insurance') AND l.statecode = 0 "
+        "AND l.work365_provisioningstatus != ?",
+        (option_value("work365_licensechangelog", "work365_provisioningstatus", "Awaiting Provisioning"),)).fetchall()
+    ids = [r[0] for r in rows]
+    plan = await lcl.prepare_archive(session, ids)
+    assert len(plan.changes) == len(ids) >= 3 and "subscriptions" in plan.title
+    assert len({c.unit for c in plan.changes}) == len(ids)  # no two LCLs share a unit
+    assert plan.context.account_id is None and plan.context.provider_id is None
+    assert (await base.apply(session, plan)).ok and states(sandbox, ids) == {1}
+
+
+async def test_a_row_both_marked_and_edited_is_refused(session: Session, sandbox: Sandbox) -> None:
+    from w365tui.domain.lcl import Edit
+
+    sub_id, ids = busy_subscription(sandbox, 2)
+    first, second = (uuid.UUID(i) for i in ids)
+    plan = await lcl.prepare_changes(session, sub_id, archive=[first], edits=[Edit(first, quantity=2),
+                                                                             Edit(second, quantity=2)])
+    assert any("both marked and edited" in b for b in plan.blocking)
+    ok = await lcl.prepare_changes(session, sub_id, archive=[first], edits=[Edit(second, quantity=2)])
+    assert not ok.blocking and len({c.unit for c in ok.changes}) == 2
+    assert "after: Σ LCL" in ok.summary

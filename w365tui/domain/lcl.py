@@ -168,8 +168,8 @@ def parse_date(text: str) -> date:
 
 
 def edit_problem(subscription: Subscription, lcls: Sequence[LicenseChangeLog], lcl: LicenseChangeLog,
-                 edit: Edit) -> str | None:
-    """Why this edit must not be made, or None."""
+                 edit: Edit, others: Sequence[Edit] = ()) -> str | None:
+    """Why this edit must not be made (beside ``others`` pending on the same subscription), or None."""
     what = f"LCL {describe_lcl(lcl)} of “{subscription.name}”"
     if not subscription.is_active:
         return f"“{subscription.name}” is inactive: its LCLs can only be archived or unarchived"
@@ -181,13 +181,31 @@ def edit_problem(subscription: Subscription, lcls: Sequence[LicenseChangeLog], l
         return f"{what} is Awaiting Provisioning: it is about to be pushed to the provider and is not edited"
     if lcl.etag is None:
         return f"{what} was read without an ETag; read it again"
-    if edit.effective_date is not None and lcl.event is LclEvent.CREATE:
-        updates = [other.effective_date for other in lcls if other.event is LclEvent.UPDATE
-                   and other.id != lcl.id and other.effective_date is not None]
-        if updates and edit.effective_date > min(updates):
-            return (f"the Create LCL of “{subscription.name}” cannot be moved to {edit.effective_date.isoformat()}, "
-                    f"after its first Update ({min(updates).isoformat()})")
+    return order_problem(subscription, lcls, [*others, edit])
+
+
+def _create_after_update(lcls: Sequence[LicenseChangeLog], dates: Mapping[UUID, date | None]) -> tuple[date, date] | None:
+    creates = [dates[lcl.id] for lcl in lcls if lcl.event is LclEvent.CREATE and dates[lcl.id] is not None]
+    updates = [dates[lcl.id] for lcl in lcls if lcl.event is LclEvent.UPDATE and dates[lcl.id] is not None]
+    if creates and updates and max(creates) > min(updates):  # type: ignore[type-var]
+        return max(creates), min(updates)  # type: ignore[type-var,return-value]
     return None
+
+
+def order_problem(subscription: Subscription, lcls: Sequence[LicenseChangeLog], edits: Sequence[Edit]) -> str | None:
+    """Why these date edits, together, would put a Create after an Update of the subscription
+    (an order the LCLs did not have already), or None."""
+    dates: dict[UUID, date | None] = {lcl.id: lcl.effective_date for lcl in lcls}
+    before = _create_after_update(lcls, dates)
+    for edit in edits:
+        if edit.effective_date is not None and edit.lcl_id in dates:
+            dates[edit.lcl_id] = edit.effective_date
+    after = _create_after_update(lcls, dates)
+    if after is None or after == before:
+        return None
+    create, update = after
+    return (f"the Create LCL of “{subscription.name}” would fall after an Update ({create.isoformat()} after "
+            f"{update.isoformat()}): a Create comes first")
 
 
 def plan_edits(subscription: Subscription, lcls: Sequence[LicenseChangeLog], edits: Sequence[Edit], *,
@@ -202,7 +220,7 @@ def plan_edits(subscription: Subscription, lcls: Sequence[LicenseChangeLog], edi
         if lcl is None:
             blocking.append(f"LCL {edit.lcl_id} is not one of “{subscription.name}”'s")
             continue
-        problem = edit_problem(subscription, lcls, lcl, edit)
+        problem = edit_problem(subscription, lcls, lcl, edit, [e for e in edits if e is not edit])
         if problem:
             blocking.append(problem)
             continue
@@ -243,6 +261,9 @@ def plan_add(subscription: Subscription, lcls: Sequence[LicenseChangeLog], *, ev
     if quantity == 0:
         blocking.append("a correcting LCL of 0 licences changes nothing")
     now = sigma(subscription, lcls)
+    if now.matches:
+        blocking.append(f"Σ LCL of “{subscription.name}” already equals its quantity ({now.quantity}): a correcting "
+                        "LCL would break it")
     then = Sigma(now.total + quantity, subscription.quantity)
     name = f"Correction: {subscription.name}"
     if name_limit is not None and len(name) > name_limit:

@@ -20,7 +20,7 @@ from w365tui.domain.lcl import (
     sigma,
 )
 from w365tui.domain.models import LicenseChangeLog, Subscription
-from w365tui.domain.plan import MAX_CHANGESET, Plan, renumbered
+from w365tui.domain.plan import MAX_CHANGESET, Change, Plan, renumbered
 from w365tui.session import Session
 from w365tui.workflows.base import WorkflowError, context, guarded, parse_id
 
@@ -89,14 +89,22 @@ async def prepare_archive(session: Session, lcl_ids: Sequence[str | UUID], *, un
         plans.append(plan_archive(sub, lcls, by_sub[sub.id], unarchive=unarchive, context=_context(session, sub)))
     if len(plans) == 1:
         return guarded(session, plans[0])
-    changes = tuple(renumbered(c for p in plans for c in p.changes))
+    changes = _joined(plans)
     verb = "Unarchive" if unarchive else "Archive"
     merged = Plan(plans[0].kind, f"{verb} {len(changes)} LCLs of {len(plans)} subscriptions", changes,
-                  replace(plans[0].context, account_id=None, contract_id=None),
+                  replace(plans[0].context, account_id=None, contract_id=None, provider_id=None),
                   summary="\n".join(p.summary for p in plans),
                   blocking=tuple(b for p in plans for b in p.blocking), atomic=len(changes) <= MAX_CHANGESET,
                   stats={"changed": len(changes), "already": sum(p.stats.get("already", 0) for p in plans)})
     return guarded(session, merged.checked())
+
+
+def _joined(plans: Sequence[Plan]) -> tuple[Change, ...]:
+    """The changes of several plans in one, each plan's units kept apart from the others'."""
+    out: list[Change] = []
+    for plan in plans:
+        out += renumbered(plan.changes, start=len({c.unit for c in out}))
+    return tuple(out)
 
 
 async def prepare_edits(session: Session, subscription_id: str | UUID, edits: Sequence[Edit]) -> Plan:
@@ -133,7 +141,7 @@ async def prepare_changes(session: Session, subscription_id: str | UUID, *, arch
         raise WorkflowError("nothing is marked: space marks an LCL, e edits one")
     if len(parts) == 1:
         return guarded(session, parts[0])
-    changes = tuple(renumbered(c for p in parts for c in p.changes))
+    changes = _joined(parts)
     both = {e.lcl_id for e in edits} & (set(archive) | set(unarchive))
     blocking = tuple(b for p in parts for b in p.blocking) + tuple(
         f"LCL {i} is both marked and edited: apply one, then the other" for i in sorted(both, key=str))

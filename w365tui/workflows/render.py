@@ -325,6 +325,15 @@ def lcl_json(shown: LclListing) -> dict[str, Any]:
             "lcls": [_lcl_row(shown, lcl) for lcl in shown.lcls]}
 
 
+def _cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: service text starting like a formula is quoted."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def lcl_csv(shown: LclListing) -> str:
     import csv
     import io
@@ -333,7 +342,7 @@ def lcl_csv(shown: LclListing) -> str:
     writer = csv.DictWriter(buffer, fieldnames=LCL_FIELDS, lineterminator="\n")
     writer.writeheader()
     for lcl in shown.lcls:
-        writer.writerow({k: ("" if v is None else v) for k, v in _lcl_row(shown, lcl).items()})
+        writer.writerow({k: _cell(v) for k, v in _lcl_row(shown, lcl).items()})
     return buffer.getvalue()
 
 
@@ -348,7 +357,8 @@ def lcl_text(shown: LclListing) -> str:
                 f"{'invoiced' if lcl.invoice_id else '':<8} {lcl.id}")
         blocker = shown.blocked.get(lcl.id)
         if blocker is not None:
-            line += f"  ⚠ blocked by the earlier {blocker.event.value} of {blocker.effective_date}"
+            line += (f"  ⚠ blocked by the earlier {blocker.event.value} of "
+                     f"{blocker.effective_date.isoformat() if blocker.effective_date else 'no date'}")
         out.append(line)
     out.append(shown.sigma.line())
     return "\n".join(out)

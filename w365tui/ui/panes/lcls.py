@@ -109,7 +109,7 @@ class LicenseChangeLogsPane(Pane):
         super().__init__()
         self.subscription_id: UUID | None = None
         self.listing: LclListing | None = None
-        self.marks: set[UUID] = set()  # rows whose archive state is to flip
+        self.marks: dict[UUID, bool] = {}  # row → to be archived (True) or unarchived (False)
         self.edits: dict[UUID, Edit] = {}
         self.anchor: UUID | None = None  # where a range mark began
         self.epoch = 0
@@ -141,7 +141,7 @@ class LicenseChangeLogsPane(Pane):
 
     def show_subscription(self, subscription_id: UUID) -> None:
         if subscription_id != self.subscription_id:
-            self.marks, self.edits, self.anchor = set(), {}, None
+            self.marks, self.edits, self.anchor = {}, {}, None
             self.listing = None
             self.table.set_rows([])
         self.subscription_id = subscription_id
@@ -165,14 +165,29 @@ class LicenseChangeLogsPane(Pane):
         assert self.session is not None
         self.post_message(self.Loaded(await listing(self.session, subscription_id), epoch))
 
+    def on_worker_state_changed(self, event: Any) -> None:
+        from textual.worker import WorkerState
+
+        if event.state == WorkerState.ERROR and event.worker.group == "lcls-load":
+            self.status(f"Could not read the LCLs: {event.worker.error} — press r to try again")
+        super().on_worker_state_changed(event)
+
     @on(Loaded)
     def _on_loaded(self, message: Loaded) -> None:
         if message.epoch != self.epoch:
             return
         self.listing = message.listing
-        known = {lcl.id for lcl in message.listing.lcls}
-        self.marks &= known
-        self.edits = {k: v for k, v in self.edits.items() if k in known}
+        rows = {lcl.id: lcl for lcl in message.listing.lcls}
+        # a mark whose row is gone, or is already what it was marked to become, is dropped (and said)
+        settled = [i for i, archive in self.marks.items() if i not in rows or rows[i].is_archived == archive]
+        for lcl_id in settled:
+            del self.marks[lcl_id]
+        if settled:
+            self.say(f"{len(settled)} mark{'s' if len(settled) > 1 else ''} dropped: the LCL changed since it was "
+                     "marked.", severity="warning", timeout=10)
+        self.edits = {k: v for k, v in self.edits.items() if k in rows}
+        if self.anchor is not None and self.anchor not in rows:
+            self.anchor = None
         self._show()
 
     # -- showing --------------------------------------------------------------------------------------
@@ -202,7 +217,7 @@ class LicenseChangeLogsPane(Pane):
                 when = f"→{edit.effective_date.isoformat()}"
             status = lcl.status.value
             if lcl.id in self.marks:
-                status = "→active" if lcl.is_archived else "→archived"
+                status = "→archived" if self.marks[lcl.id] else "→active"
             pending = lcl.id in self.marks or edit is not None
             blocked = lcl.id in listing.blocked
             rows.append(Row(lcl.id, (
@@ -251,7 +266,7 @@ class LicenseChangeLogsPane(Pane):
         text.append(visible(lcl.name or "(no name)"))
         blocker = self.listing.blocked.get(lcl.id) if self.listing else None
         if blocker is not None:
-            text.append(f"  ⚠ blocked by the earlier {blocker.event.value} of {blocker.effective_date} "
+            text.append(f"  ⚠ blocked by the earlier {blocker.event.value} of {_day(blocker.effective_date)} "
                         f"({PROVISIONING.get(blocker.provisioning_status, '?') if blocker.provisioning_status else '?'})",
                         style="yellow")
         elif lcl.provisioning_status is ProvisioningStatus.AWAITING_PROVISIONING:
@@ -270,14 +285,14 @@ class LicenseChangeLogsPane(Pane):
         """Toggle one row's mark; a row that must not change says why (unless ``quiet``)."""
         assert self.listing is not None
         if lcl.id in self.marks:
-            self.marks.discard(lcl.id)
+            del self.marks[lcl.id]
             return True
         problem = archive_problem(self.listing.subscription, lcl, unarchive=lcl.is_archived)
         if problem:
             if not quiet:
                 self.say(problem, title="Not marked", severity="warning", timeout=10)
             return False
-        self.marks.add(lcl.id)
+        self.marks[lcl.id] = not lcl.is_archived
         return True
 
     def action_toggle(self) -> None:
@@ -297,12 +312,21 @@ class LicenseChangeLogsPane(Pane):
             self._detail()
             return
         keys = [row.key for row in self.table.visible_rows()]
-        start, end = sorted((keys.index(self.anchor), keys.index(lcl.id))) if self.anchor in keys else (0, -1)
+        first = self._lcl(self.anchor)
+        if self.anchor not in keys or first is None:
+            self.anchor = None
+            self._detail()
+            self.say("The range's first row is hidden by the filter or gone: press v again to start one.",
+                     severity="warning")
+            return
+        start, end = sorted((keys.index(self.anchor), keys.index(lcl.id)))
         self.anchor = None
         refused = 0
-        for key in keys[start:end + 1]:
+        for key in keys[start:end + 1]:  # the way the first row goes: archive Active rows, or unarchive archived ones
             row_lcl = self._lcl(key)
-            if row_lcl is not None and row_lcl.id not in self.marks and not self._mark(row_lcl, quiet=True):
+            if row_lcl is None or row_lcl.id in self.marks or row_lcl.is_archived != first.is_archived:
+                continue
+            if not self._mark(row_lcl, quiet=True):
                 refused += 1
         if refused:
             self.say(f"{refused} LCL{'s' if refused > 1 else ''} in the range left unmarked: awaiting provisioning, "
@@ -315,7 +339,7 @@ class LicenseChangeLogsPane(Pane):
         for lcl in self.listing.lcls:
             if (not lcl.is_archived and lcl.invoice_id is None
                     and lcl.provisioning_status is not ProvisioningStatus.AWAITING_PROVISIONING):
-                self.marks.add(lcl.id)
+                self.marks[lcl.id] = True
         self._show()
 
     def action_clear(self) -> None:
@@ -324,7 +348,7 @@ class LicenseChangeLogsPane(Pane):
         if self.query_one(FilteredList).clear_filter():
             return
         if self.marks or self.edits or self.anchor:
-            self.marks, self.edits, self.anchor = set(), {}, None
+            self.marks, self.edits, self.anchor = {}, {}, None
             self._show()
             self.say("Marks and edits forgotten; nothing was written.")
 
@@ -348,23 +372,29 @@ class LicenseChangeLogsPane(Pane):
         quantity = current.quantity if current and current.quantity is not None else lcl.quantity
         when = current.effective_date if current and current.effective_date else lcl.effective_date
         listing = self.listing
+        others = [e for i, e in self.edits.items() if i != lcl.id]
+
+        def edit_of(values: dict[str, str]) -> Edit:
+            new_quantity = parse_quantity(values["quantity"])
+            text = values["date"].strip()
+            new_date = parse_date(text) if text else None  # blank: the date is left as it is
+            return Edit(lcl.id, new_quantity if new_quantity != lcl.quantity else None,
+                        new_date if new_date not in (None, lcl.effective_date) else None)
 
         def check(values: dict[str, str]) -> str | None:
             try:
-                edit = Edit(lcl.id, parse_quantity(values["quantity"]), parse_date(values["date"]))
+                edit = edit_of(values)
             except ValueError as error:
                 return str(error)
-            return edit_problem(listing.subscription, listing.lcls, lcl, edit)
+            return edit_problem(listing.subscription, listing.lcls, lcl, edit, others)
 
         values = await self.app.push_screen_wait(FormScreen(
-            f"Edit the {lcl.event.value} LCL of {lcl.effective_date}",
+            f"Edit the {lcl.event.value} LCL of {_day(lcl.effective_date)}",
             [("quantity", "Quantity (signed)", f"{quantity:+d}"), ("date", "Effective date", when.isoformat()
                                                                     if when else "")], check))
         if values is None:
             return
-        new_quantity, new_date = parse_quantity(values["quantity"]), parse_date(values["date"])
-        edit = Edit(lcl.id, new_quantity if new_quantity != lcl.quantity else None,
-                    new_date if new_date != lcl.effective_date else None)
+        edit = edit_of(values)
         if edit.quantity is None and edit.effective_date is None:
             self.edits.pop(lcl.id, None)
         else:
@@ -384,8 +414,8 @@ class LicenseChangeLogsPane(Pane):
         session = self.session
         sub_id = self.listing.subscription.id
         lcls = {lcl.id: lcl for lcl in self.listing.lcls}
-        archive = [i for i in self.marks if i in lcls and not lcls[i].is_archived]
-        unarchive = [i for i in self.marks if i in lcls and lcls[i].is_archived]
+        archive = [i for i, to_archive in self.marks.items() if i in lcls and to_archive]
+        unarchive = [i for i, to_archive in self.marks.items() if i in lcls and not to_archive]
         edits = list(self.edits.values())
 
         async def prepare() -> Any:
@@ -403,16 +433,20 @@ class LicenseChangeLogsPane(Pane):
         listing = self.listing
         if listing is None or not self.writable():
             return
+        if listing.sigma.matches:
+            self.say(f"Σ LCL already equals the quantity ({listing.sigma.quantity}): nothing to correct.")
+            return
         difference = -listing.sigma.difference
 
         def check(values: dict[str, str]) -> str | None:
+            if values["event"].strip().lower() not in {e.value for e in LclEvent}:
+                return f"{values['event']!r} is not an LCL event: update, create, activate or deactivate"
             try:
-                LclEvent(values["event"].strip().lower())
                 if parse_quantity(values["quantity"]) == 0:
                     return "a correcting LCL of 0 licences changes nothing"
                 parse_date(values["date"])
             except ValueError as error:
-                return str(error) if "not a" in str(error) else f"{values['event']!r} is not an LCL event"
+                return str(error)
             return None
 
         values = await self.app.push_screen_wait(FormScreen(
@@ -437,7 +471,7 @@ class LicenseChangeLogsPane(Pane):
     @on(PlanApplied)
     def _applied(self, message: PlanApplied) -> None:
         if self.report(message):
-            self.marks, self.edits, self.anchor = set(), {}, None
+            self.marks, self.edits, self.anchor = {}, {}, None
             self.app.changed_elsewhere(self, message.plan)  # type: ignore[attr-defined]
         if self.subscription_id is not None:
             self.show_subscription(self.subscription_id)
@@ -445,6 +479,10 @@ class LicenseChangeLogsPane(Pane):
     @staticmethod
     def success(plan: Any) -> str:
         return plan.summary.splitlines()[0] if plan.summary else plan.title
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value else "no date"
 
 
 def _money(value: Any) -> str:
