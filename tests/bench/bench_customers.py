@@ -90,7 +90,7 @@ async def in_the_pane(sandbox: Sandbox, journal: Journal, runs: int) -> None:
                     before = pane.found
                     started = time.perf_counter()
                     # as the pane decides: a word typed after a rest is asked at once
-                    rested = time.monotonic() - keyed >= pane_module.SEARCH_PAUSE and len(typed) >= 3
+                    rested = time.monotonic() - keyed >= pane_module.REST and len(typed) >= 3
                     keyed = time.monotonic()
                     pane.box.value = typed
                     await pilot.pause()

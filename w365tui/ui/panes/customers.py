@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from w365tui.workflows.customers import Details
 
 SEARCH_PAUSE = 0.15  # seconds typing rests before the service is asked
+REST = 0.3  # seconds without a key after which a word typed (a paste, a correction) is asked at once
 VIEW_PAUSE = 0.15  # seconds the cursor rests on an account before it is read
 SHOWN = 500  # ranked results put in the list
 
@@ -185,7 +186,7 @@ class CustomersPane(Pane):
         now = time.monotonic()
         # a word or more typed after a rest (a paste, a correction) is asked at once; a key that
         # follows another closely waits for typing to rest
-        resting = now - self._keyed >= SEARCH_PAUSE and len(text.strip()) >= 3
+        resting = now - self._keyed >= REST and len(text.strip()) >= 3
         self._keyed = now
         if not text.strip():
             self.workers.cancel_group(self, "customers-search")
