@@ -165,6 +165,59 @@ def table_ddl(entity: Entity) -> list[str]:
     return statements
 
 
+class Fetched:
+    """A statement's rows, read whole while the store's lock was held."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+
+class LockedConnection:
+    """The store's SQLite connection, one statement at a time whatever the thread.
+
+    SQLite's own mutex is held while a statement runs, and a statement that calls one of the
+    sandbox's Python functions (``dv_fold``…) needs the interpreter's lock too; another thread
+    entering the connection while holding the interpreter's lock would wait on SQLite forever.
+    Every statement runs whole under the store's lock instead, which is waited for with the
+    interpreter's lock released.
+    """
+
+    def __init__(self, raw: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._raw = raw
+        self._lock = lock
+
+    def execute(self, sql: str, parameters: Any = ()) -> Fetched:
+        with self._lock:
+            return Fetched(self._raw.execute(sql, parameters).fetchall())
+
+    def executemany(self, sql: str, parameters: Any) -> Fetched:
+        with self._lock:
+            return Fetched(self._raw.executemany(sql, parameters).fetchall())
+
+    def executescript(self, script: str) -> None:
+        with self._lock:
+            self._raw.executescript(script)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("_raw", "_lock"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._raw, name, value)
+
+
 class Store:
     """The sandbox's database. Safe to share between threads; one writer at a time."""
 
@@ -172,7 +225,9 @@ class Store:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.lock = threading.RLock()
+        raw = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.conn = LockedConnection(raw, self.lock)
         self.conn.row_factory = sqlite3.Row
         self.conn.create_function("dv_contains", 2, _contains, deterministic=True)
         self.conn.create_function("dv_startswith", 2, _startswith, deterministic=True)
@@ -181,7 +236,6 @@ class Store:
         if self.path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.lock = threading.RLock()
         self._depth = 0
         self.create_schema()
 
