@@ -79,3 +79,17 @@ async def session(sandbox: Sandbox, profile, tmp_path: Path):
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+def served_demo(tmp_path: Path) -> Iterator[object]:
+    """The installed ``w365tui sandbox serve`` on a fresh demo book, as an operator's script meets it."""
+    from tests.test_cli_plans import BINARY, serve
+
+    assert BINARY.exists(), f"the installed w365tui is not at {BINARY}"
+    running = serve(tmp_path / "served", rename=False)
+    try:
+        yield running
+    finally:
+        running.process.terminate()
+        running.process.wait(timeout=10)

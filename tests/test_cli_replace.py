@@ -3,25 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.test_cli_plans import BINARY, Served, serve
+from tests.test_cli_plans import Served
 
 NOT_APPLICABLE = 757320003
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    assert BINARY.exists(), f"the installed w365tui is not at {BINARY}"
-    running = serve(tmp_path / "served", rename=False)
-    try:
-        yield running
-    finally:
-        running.process.terminate()
-        running.process.wait(timeout=10)
+def served(served_demo: Served) -> Served:
+    return served_demo
 
 
 def pair(running: Served, customer: str = "Fabrikam Inc") -> tuple[str, str]:

@@ -14,18 +14,12 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.e2e.test_tmux_mapping import BINARY, Terminal, pytestmark  # noqa: F401 (the skip mark)
+from tests.e2e.test_tmux_mapping import BINARY, Terminal, isolated, pytestmark  # noqa: F401 (the skip mark)
 
 
 def test_archive_two_lcls_with_keys_only(tmp_path: Path) -> None:
     assert BINARY.exists(), f"the installed w365tui is not at {BINARY}"
-    env = {
-        "W365TUI_CONFIG": str(tmp_path / "config.toml"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "TERM": "xterm-256color",
-    }
+    env = isolated(tmp_path)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(BINARY), *args], capture_output=True, text=True, timeout=120,
@@ -75,10 +69,7 @@ def test_archive_two_lcls_with_keys_only(tmp_path: Path) -> None:
         terminal.keys("y")
         terminal.wait_for("Saved")  # the notification (its text wraps as the toast's width allows)
         terminal.wait_for("Σ LCL 12 = quantity 12")
-        terminal.keys("q")
-        deadline = time.monotonic() + 20
-        while "Σ LCL 12" in terminal.screen() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        terminal.quit("Σ LCL 12")
     finally:
         terminal.close()
 

@@ -59,19 +59,31 @@ class Terminal:
                 raise AssertionError(f"{text!r} did not appear; the screen shows:\n{screen}")
             time.sleep(0.2)
 
+    def quit(self, showing: str, timeout: float = 20.0) -> None:
+        """Press q and wait until ``showing`` is gone from the screen (the app has closed)."""
+        self.keys("q")
+        deadline = time.monotonic() + timeout
+        while showing in self.screen() and time.monotonic() < deadline:
+            time.sleep(0.2)
+
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
-def test_map_an_unmapped_provider_account_with_keys_only(tmp_path: Path) -> None:
-    assert BINARY.exists(), f"the installed w365tui is not at {BINARY}"
-    env = {
+def isolated(tmp_path: Path) -> dict[str, str]:
+    """Settings, data, state and cache of the app under ``tmp_path``, for a 256-colour terminal."""
+    return {
         "W365TUI_CONFIG": str(tmp_path / "config.toml"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "TERM": "xterm-256color",
     }
+
+
+def test_map_an_unmapped_provider_account_with_keys_only(tmp_path: Path) -> None:
+    assert BINARY.exists(), f"the installed w365tui is not at {BINARY}"
+    env = isolated(tmp_path)
     reset = subprocess.run([str(BINARY), "sandbox", "reset"], capture_output=True, text=True, timeout=120,
                            env={**os.environ, **env})
     assert reset.returncode == 0, reset.stderr
@@ -104,10 +116,7 @@ def test_map_an_unmapped_provider_account_with_keys_only(tmp_path: Path) -> None
         terminal.keys("Escape")
         terminal.keys("Escape")
         terminal.wait_for("13 unmapped")
-        terminal.keys("q")
-        deadline = time.monotonic() + 20
-        while "13 unmapped" in terminal.screen() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        terminal.quit("13 unmapped")
     finally:
         terminal.close()
 

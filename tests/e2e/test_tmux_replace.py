@@ -14,18 +14,12 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.e2e.test_tmux_mapping import BINARY, Terminal, pytestmark  # noqa: F401 (the skip mark)
+from tests.e2e.test_tmux_mapping import BINARY, Terminal, isolated, pytestmark  # noqa: F401 (the skip mark)
 
 
 def test_replace_a_manual_subscription_with_keys_only(tmp_path: Path) -> None:
     assert BINARY.exists(), f"the installed w365tui is not at {BINARY}"
-    env = {
-        "W365TUI_CONFIG": str(tmp_path / "config.toml"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "TERM": "xterm-256color",
-    }
+    env = isolated(tmp_path)
     reset = subprocess.run([str(BINARY), "sandbox", "reset"], capture_output=True, text=True, timeout=120,
                            env={**os.environ, **env})
     assert reset.returncode == 0, reset.stderr
@@ -53,10 +47,7 @@ def test_replace_a_manual_subscription_with_keys_only(tmp_path: Path) -> None:
         terminal.wait_for("Press y again to apply these 5 changes")
         terminal.keys("y")
         terminal.wait_for("Fabrikam Inc · 0 manual · 1 TechData · 0 paired")
-        terminal.keys("q")
-        deadline = time.monotonic() + 20
-        while "0 paired" in terminal.screen() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        terminal.quit("0 paired")
     finally:
         terminal.close()
 

@@ -204,8 +204,8 @@ async def test_a_word_pasted_after_a_rest_is_asked_at_once_and_close_keys_wait(r
     pane.box.value = "fabrikam"  # a paste
     await running.until(lambda: pane.found is not None and pane.found.text == "fabrikam", timeout=2.0)
     pane.box.value = "coho"  # straight after: typing goes on, so the pane waits
-    await running.pilot.pause(0.5)
-    assert pane.found.text == "fabrikam" and "Searching for “coho”" in str(
+    await running.until(lambda: any(w.group == "customers-search" and w.is_running for w in pane.workers))
+    assert pane.found.text == "fabrikam" and "Searching for “coho”" in str(  # asked, still waiting 3 s
         running.app.query_one("#cu-status", Static).render())
     await running.until(lambda: pane.found.text == "coho", timeout=5.0)
     assert [h.account.name for h in pane.hits.values()] == ["Coho Winery"]
