@@ -42,6 +42,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("cannot be negative")
+    return value
+
+
 def _signed_int(text: str) -> int:
     from w365tui.domain.lcl import parse_quantity
 
@@ -131,6 +141,22 @@ def _parser() -> argparse.ArgumentParser:
     listing_subs.add_argument("--account", metavar="ID", required=True, help="the CRM account (customer)")
     listing_subs.add_argument("--contract", metavar="ID", help="only the subscriptions of this billing contract")
 
+    report = commands.add_parser(
+        "report", parents=[profile],
+        help="a mismatch report over the book, one customer or one provider (exit 0 empty, 1 findings, 2 error)",
+        epilog="Exit status: 0 the report is empty, 1 it has findings, 2 error — for cron or CI.")
+    report.add_argument("report_name", metavar="REPORT",
+                        choices=("lcl-mismatch", "license-mismatch", "missing-data", "unmapped", "uninvoiced"),
+                        help="lcl-mismatch, license-mismatch, missing-data, unmapped or uninvoiced")
+    report.add_argument("--customer", metavar="ID", help="only this CRM account's rows")
+    report.add_argument("--provider", metavar="NAME_OR_ID", help="only this provider's rows")
+    report.add_argument("--days", type=_non_negative, default=None,
+                        help="uninvoiced: LCLs effective more than this many days ago (default 45)")
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="how to write it (default table; csv: a header row, ISO dates, for a spreadsheet; "
+                             "json: one document with the report, scope, generated time and rows)")
+    report.add_argument("--output", metavar="FILE", type=Path, help="write it to FILE instead of standard output")
+
     mapping = commands.add_parser("map", parents=[write], help="map a provider account to a CRM account")
     mapping.add_argument("--provider-account", metavar="ID", required=True)
     mapping.add_argument("--account", metavar="ID", required=True, help="the CRM account")
@@ -205,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sandbox(args)
         if args.command in ("doctor", "login"):
             return _doctor(args)
-        if args.command in ("sync", "map", "unmap", "plan", "accounts", "subscriptions", "lcl"):
+        if args.command in ("sync", "map", "unmap", "plan", "accounts", "subscriptions", "lcl", "report"):
             return _workflow(args)
         return _tui(args)
     except SettingsError as error:
@@ -357,8 +383,9 @@ def _sandbox_command(args: argparse.Namespace) -> int:
 class _Output:
     """Collects what a command prints, as text lines or one JSON document."""
 
-    def __init__(self, form: str):
+    def __init__(self, form: str, file: Path | None = None):
         self.form = form
+        self.file = file  # where the command's answer goes instead of standard output
         self.data: dict[str, Any] = {}
         self.lines: list[str] = []
         self.csv: str | None = None
@@ -368,14 +395,39 @@ class _Output:
 
     def flush(self, code: int) -> int:
         if self.form == "csv":  # one table, for a spreadsheet
-            if self.csv is not None:
-                sys.stdout.write(self.csv)
+            text = self.csv
+        elif self.form == "json":
+            text = json.dumps({**self.data, "exit": code}, ensure_ascii=False, indent=1, default=str) + "\n"
+        else:
+            text = "\n".join(self.lines) + "\n" if self.lines else None
+        if text is None:
             return code
-        if self.form == "json":
-            print(json.dumps({**self.data, "exit": code}, ensure_ascii=False, indent=1, default=str))
-        elif self.lines:
-            print("\n".join(self.lines))
+        if self.file is None or code == ERROR:
+            sys.stdout.write(text)
+            return code
+        try:
+            _write_file(self.file, text)
+        except OSError as error:
+            print(f"w365tui: cannot write {self.file}: {error.strerror or error}", file=sys.stderr)
+            return ERROR
         return code
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Write whole or not at all: a temporary file beside it, renamed over it."""
+    import os
+    import tempfile
+
+    path = path.expanduser()
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _workflow(args: argparse.Namespace) -> int:
@@ -393,7 +445,7 @@ def _workflow(args: argparse.Namespace) -> int:
     if chosen is None:
         return ERROR
     name, profile = chosen
-    out = _Output(getattr(args, "format", "text"))
+    out = _Output(getattr(args, "format", "text"), getattr(args, "output", None))
     try:
         if args.command == "plan" and args.plan_command in ("list", "show", "dismiss"):
             return out.flush(_journal_only(args, name, profile, Journal(), out))
@@ -475,6 +527,8 @@ async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
             return ERROR
         return REFUSED if view.findings else DONE
 
+    if args.command == "report":
+        return await _report(args, session, out)
     if args.command == "lcl" and args.lcl_command == "list":
         shown = await lcl.listing(session, args.subscription)
         out.data.update(render.lcl_json(shown))
@@ -521,6 +575,19 @@ async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
     plan = await prepare(session, args.plan_id)
     return await _show_and_apply(args, session, plan, out, lambda p: plans.apply_inverse(session, p),
                                  allow_empty=args.plan_command == "rollback")
+
+
+async def _report(args: argparse.Namespace, session: Any, out: _Output) -> int:
+    from w365tui.domain import reports as shapes
+    from w365tui.workflows import reports
+
+    scope = await reports.scope_of(session, customer=args.customer, provider=args.provider)
+    report = await reports.run(session, args.report_name, scope,
+                               days=shapes.DEFAULT_DAYS if args.days is None else args.days)
+    out.data.update(shapes.to_json(report))
+    out.csv = shapes.to_csv(report)
+    out.text(shapes.to_table(report))
+    return REFUSED if report.findings else DONE
 
 
 async def _show_and_apply(args: argparse.Namespace, session: Any, plan: Any, out: _Output,

@@ -424,6 +424,20 @@ class DataverseClient:
             require(info, payload, name, str)
         return payload
 
+    async def record_counts(self, logical_names: Sequence[str]) -> dict[str, int]:
+        """``RetrieveTotalRecordCount``: each table's row count as of the service's last daily
+        snapshot — an estimate to size queries by, never a count to report."""
+        names = json.dumps([identifier(n) for n in logical_names])
+        url = "RetrieveTotalRecordCount(EntityNames=@p1)"
+        payload = await self.http.request_json("GET", url, params={"@p1": names})
+        info = self.http.info("GET", url)
+        found = require(info, payload, "EntityRecordCountCollection", dict)
+        keys, values = found.get("Keys"), found.get("Values")
+        if not isinstance(keys, list) or not isinstance(values, list) or len(keys) != len(values) \
+                or not all(isinstance(v, int) for v in values):
+            raise ProtocolError(info, "the field 'EntityRecordCountCollection' should hold Keys and Values alike")
+        return {str(k): int(v) for k, v in zip(keys, values, strict=True)}
+
     async def user_name(self, user_id: str) -> str | None:
         """The signed-in user's full name, or None when it cannot be read."""
         try:

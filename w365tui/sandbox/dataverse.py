@@ -211,6 +211,9 @@ class DataverseService:
                     "OrganizationId": self.store.meta("organization_id") or ORGANIZATION_ID,
                 }
             )
+        if relative.startswith("RetrieveTotalRecordCount("):
+            self._require(request, "GET")
+            return self._ok(self._record_counts(request, relative))
         if relative.startswith("EntityDefinitions"):
             self._require(request, "GET")
             payload = metadata.answer(self.catalog, relative, request.query_pairs(), self.base(request))
@@ -268,6 +271,31 @@ class DataverseService:
                 )
             raise bad_request(f"Unrecognized 'Edm.Guid' literal '{key}' in the key of '{entity.entity_set}'.")
         return match.group(1).lower()
+
+    def _record_counts(self, request: Request, relative: str) -> dict[str, Any]:
+        """``RetrieveTotalRecordCount(EntityNames=@p1)?@p1=["a","b"]``: each table's row count
+        (the service's is a snapshot of the last day: an estimate, never exact)."""
+        match = re.fullmatch(r"RetrieveTotalRecordCount\(EntityNames=(@[A-Za-z_][A-Za-z0-9_]*|\[.*\])\)", relative)
+        if not match:
+            raise bad_request("Syntax error in the parameters of RetrieveTotalRecordCount.")
+        text = match.group(1)
+        if text.startswith("@"):
+            text = self._aliases(request).get(text, "")
+        try:
+            names = json.loads(text.replace("'", '"'))
+        except ValueError:
+            names = None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise bad_request("EntityNames must be a list of table logical names.")
+        values = []
+        for name in names:
+            entity = self.catalog.by_logical.get(name)
+            if entity is None:
+                raise DataverseError(404, CODE_RESOURCE_NOT_FOUND, f"Could not find entity with name '{name}'.")
+            values.append(self.store.count(entity.logical_name))
+        return {"@odata.context": f"{self.base(request)}$metadata#Microsoft.Dynamics.CRM.RetrieveTotalRecordCountResponse",
+                "EntityRecordCountCollection": {"Count": len(names), "IsReadOnly": False, "Keys": names,
+                                                "Values": values}}
 
     def _ok(self, payload: Any, extra: list[tuple[str, str]] | None = None, status: int = 200) -> Response:
         headers = _json_headers(*(extra or []))
@@ -403,26 +431,35 @@ class DataverseService:
             raise DataverseError(400, CODE_AGGREGATE_LIMIT, "AggregateQueryRecordLimit exceeded. Cannot perform this operation.")
         group_cols = [g.sql for g in plan.groupby]
         select_sql = group_cols + [aggregate_sql(a) for a in plan.aggregates]
-        sql = f'SELECT {", ".join(select_sql)} FROM "{entity.logical_name}" m WHERE {condition}'
-        if group_cols:
-            sql += f" GROUP BY {', '.join(group_cols)} ORDER BY {', '.join(group_cols)}"
+        joins = " ".join(dict.fromkeys(g.join for g in plan.groupby if g.join))
+        sql = f'SELECT {", ".join(select_sql)} FROM "{entity.logical_name}" m {joins} WHERE {condition}'
+        if group_cols:  # "+col": grouped by value, never by walking a whole index to skip the sort
+            keys = ", ".join(f"+{c}" for c in group_cols)
+            sql += f" GROUP BY {keys} ORDER BY {keys}"
         rows = self.store.conn.execute(sql, params).fetchall()
         formatted = prefer.wants("OData.Community.Display.V1.FormattedValue")
         cache: dict[tuple[str, str], str | None] = {}
+        # What each column of a row becomes, worked out once: (position, nested under, name, converter).
+        cells = [(i, g.nav, g.attribute.web_name, g.attribute if g.attribute.type in (BOOLEAN, DECIMAL, MONEY) else None)
+                 for i, g in enumerate(plan.groupby)]
+        whole = {j: agg.attribute is not None and agg.function in ("sum", "min", "max")
+                 and agg.attribute.type in (INTEGER, BIGINT) for j, agg in enumerate(plan.aggregates)}
+        offset = len(plan.groupby)
         value = []
         for row in rows:
             item: dict[str, Any] = {}
-            for i, group in enumerate(plan.groupby):
-                attr = group.attribute
-                holder = item.setdefault(group.nav, {}) if group.nav else item  # nav/col comes back nested
-                holder[attr.web_name] = to_json(attr, row[i])
-                label = self._formatted(attr, row[i], cache) if formatted and row[i] is not None else None
-                if label is not None:
-                    holder[f"{attr.web_name}@OData.Community.Display.V1.FormattedValue"] = label
+            for i, nav, name, convert in cells:
+                raw = row[i]
+                holder = item.setdefault(nav, {}) if nav else item  # nav/col comes back nested
+                holder[name] = raw if convert is None or raw is None else to_json(convert, raw)
+                if formatted and raw is not None:
+                    label = self._formatted(plan.groupby[i].attribute, raw, cache)
+                    if label is not None:
+                        holder[f"{name}@OData.Community.Display.V1.FormattedValue"] = label
             for j, agg in enumerate(plan.aggregates):
-                raw = row[len(plan.groupby) + j]
-                if agg.attribute is not None and agg.function in ("sum", "min", "max") and agg.attribute.type in (INTEGER, BIGINT):
-                    raw = int(raw) if raw is not None else None
+                raw = row[offset + j]
+                if whole[j] and raw is not None:
+                    raw = int(raw)
                 item[agg.alias] = raw
                 if formatted and isinstance(raw, int | float):
                     item[f"{agg.alias}@OData.Community.Display.V1.FormattedValue"] = (

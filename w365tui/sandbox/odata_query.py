@@ -625,6 +625,7 @@ class GroupColumn:
     attribute: Attribute
     sql: str
     nav: str | None = None
+    join: str | None = None  # the LEFT JOIN a related table's column is read through
 
 
 @dataclass
@@ -647,9 +648,9 @@ def _group_columns(entity: Entity, text: str) -> list[GroupColumn]:
             attr = target.by_web_name.get(prop.strip())
             if attr is None:
                 raise no_property(target, prop.strip())
-            sql = (f'(SELECT t."{attr.store}" FROM "{target.logical_name}" t '
-                   f'WHERE t."{target.primary_id}" = m."{nav.store}")')
-            columns.append(GroupColumn(attr, sql, nav_name.strip()))
+            alias = f'j_{nav.store}'
+            join = f'LEFT JOIN "{target.logical_name}" "{alias}" ON "{alias}"."{target.primary_id}" = m."{nav.store}"'
+            columns.append(GroupColumn(attr, f'"{alias}"."{attr.store}"', nav_name.strip(), join))
             continue
         attr = entity.by_web_name.get(name)
         if attr is None:

@@ -157,6 +157,10 @@ def table_ddl(entity: Entity) -> list[str]:
                 f'CREATE INDEX IF NOT EXISTS "{entity.logical_name}__{attr.logical_name}" '
                 f'ON "{entity.logical_name}" ("{attr.logical_name}")'
             )
+        if attr.logical_name == "createdon":  # ranges of creation: how a large book is read in slices
+            statements.append(
+                f'CREATE INDEX IF NOT EXISTS "{entity.logical_name}__createdon" ON "{entity.logical_name}" ("createdon")'
+            )
         if attr.logical_name == entity.primary_name:  # startswith and $orderby on the name, case-blind
             statements.append(
                 f'CREATE INDEX IF NOT EXISTS "{entity.logical_name}__{attr.logical_name}__nocase" '

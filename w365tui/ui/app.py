@@ -189,6 +189,18 @@ class W365App(App[None]):
             return
         self.show_on("subscriptions", account)
 
+    def open_provider_account(self, account_id: Any) -> None:
+        """Pane 1 on this provider account, its map dialog open."""
+        from w365tui.ui.panes.provider_accounts import ProviderAccountsPane
+
+        pane = self.query_one(ProviderAccountsPane)
+        self.action_pane(pane.PANE_ID)
+        if not pane.show_provider_account(account_id):
+            self.say("That provider account is not in pane 1's list (another provider: press p there to choose it).",
+                     severity="warning", timeout=10)
+            return
+        pane.action_map()
+
     def show_on(self, pane_id: str, account: Any) -> None:
         """Open pane ``pane_id`` on this CRM account."""
         for pane in self.panes:

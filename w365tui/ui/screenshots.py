@@ -159,12 +159,19 @@ async def lcls(app: W365App, pilot: object) -> None:
     await pilot.pause(0.1)  # type: ignore[attr-defined]
 
 
-def _pane(number: str) -> Scene:
-    async def scene(app: W365App, pilot: object) -> None:
-        await _ready(app, pilot)
-        await _press(pilot, number)
+async def reports(app: W365App, pilot: object) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
 
-    return scene
+    from w365tui.ui.panes.reports import ReportsPane
+
+    await _ready(app, pilot)
+    await _press(pilot, "5")
+    pane = app.query_one(ReportsPane)
+    await _until(pilot, lambda: pane.report is not None and not pane.running)
+    pane.report = replace(pane.report, generated=datetime(2026, 11, 2, 9, 30, tzinfo=UTC))  # the same every time
+    pane._show()
+    await pilot.pause(0.1)  # type: ignore[attr-defined]
 
 
 SCENES: dict[str, Scene] = {
@@ -179,7 +186,7 @@ SCENES: dict[str, Scene] = {
     "3-subscriptions": subscriptions,
     "3-replace-review": replace_review,
     "4-license-change-logs": lcls,
-    "5-reports": _pane("5"),
+    "5-reports": reports,
     "help": help_screen,
 }
 

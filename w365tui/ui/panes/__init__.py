@@ -6,10 +6,10 @@ Adding a pane is adding it here; the shell names none.
 from __future__ import annotations
 
 from w365tui.ui.panes.base import Pane
-from w365tui.ui.panes.coming import ReportsPane
 from w365tui.ui.panes.customers import CustomersPane
 from w365tui.ui.panes.lcls import LicenseChangeLogsPane
 from w365tui.ui.panes.provider_accounts import ProviderAccountsPane
+from w365tui.ui.panes.reports import ReportsPane
 from w365tui.ui.panes.subscriptions import SubscriptionsPane
 
 #: The order of an onboarding: map the tenant, find the customer, its subscriptions, their LCLs, the reports.

@@ -13,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Static
 
 from w365tui.ui.commands import Command, bindings, palette
 
@@ -168,13 +166,3 @@ class Pane(Vertical):
 
     def on_worker_state_changed(self, event: Any) -> None:
         self.app.worker_failed(event)  # type: ignore[attr-defined]
-
-
-class ComingPane(Pane):
-    """A pane announced, not yet built: it says what it will do."""
-
-    TEXT: ClassVar[str] = ""
-    DEFAULT_CSS = ".coming { padding: 1 2; color: $text-muted; }"
-
-    def compose(self) -> Any:
-        yield Static(Text(self.TEXT), classes="coming")

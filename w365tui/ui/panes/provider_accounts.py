@@ -459,6 +459,19 @@ class ProviderAccountsPane(Pane):
             self.say("Select a provider account first.", severity="warning")
         return row
 
+    def show_provider_account(self, account_id: Any) -> bool:
+        """Select this provider account (clearing a filter that hides it); False when the list
+        does not hold it."""
+        if account_id not in self.rows:
+            return False
+        if account_id not in [row.key for row in self.table.visible_rows()]:
+            self.query_one("#pa-list", FilteredList).clear_filter()
+        keys = [row.key for row in self.table.visible_rows()]
+        if account_id not in keys:
+            return False
+        self.table.cursor = keys.index(account_id)
+        return True
+
     def action_map(self) -> None:
         row = self._require_row()
         if row is None or not self.writable():

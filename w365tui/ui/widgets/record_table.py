@@ -211,6 +211,12 @@ class RecordTable(ScrollView, can_focus=True):
         self.refresh()
 
     # -- layout and rendering -------------------------------------------------------------------
+    def refresh_layout(self) -> None:
+        """Lay the columns out again (after ``columns`` was replaced)."""
+        self._widths = [c.width for c in self.columns]
+        self._layout()
+        self.refresh()
+
     def on_resize(self) -> None:
         self._layout()
         self.virtual_size = Size(self.size.width, len(self._view) + 1)
