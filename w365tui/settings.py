@@ -121,6 +121,9 @@ class StreamOneSettings(_Strict):
     cloud_profile_short_name: str = Field(default="Microsoft", min_length=1)
     connectors: list[str] = Field(default=list(STREAMONE_CONNECTORS), min_length=1,
                                   description="internal names of the providers' StreamOne connectors")
+    page_size: int = Field(default=100, ge=1, le=1000,
+                           description="rows a StreamOne list page asks for (pagination.limit); 100 is what its "
+                                       "documentation shows, the largest it takes is not published")
 
 
 class Profile(_Strict):
@@ -172,6 +175,10 @@ class Profile(_Strict):
     @property
     def streamone_connectors(self) -> tuple[str, ...]:
         return tuple(self.streamone.connectors) if self.streamone else STREAMONE_CONNECTORS
+
+    @property
+    def streamone_page_size(self) -> int:
+        return self.streamone.page_size if self.streamone else 100
 
     @property
     def cloud_profile_short_name(self) -> str:

@@ -47,7 +47,7 @@ def test_license_mismatch_matches_by_id_so_monthly_and_annual_of_one_sku_stay_ap
     stream = [ion(1, 10, microsoft="a1b2c3d4-0000-4000-8000-000000000001"),
               ion(2, 25, microsoft="a1b2c3d4-0000-4000-8000-000000000002", term="P1Y"),
               ion(4711, 3)]
-    rows = r.license_mismatch([monthly, annual, by_ion_id], stream, {})
+    rows = r.license_mismatch([monthly, annual, by_ion_id], stream, {}).rows
     assert [(row.get("subscription"), row.get("finding"), row.get("work365_quantity"), row.get("streamone_quantity"),
              row.get("term")) for row in rows] == [
         ("Business Basic (annual)", "quantity differs", 20, 25, "1 year, monthly")]
@@ -66,22 +66,26 @@ def test_license_mismatch_one_side_status_and_duplicates() -> None:
               ion(3, 6, microsoft="33333333-0000-4000-8000-000000000003"),
               ion(4, 6, microsoft="44444444-0000-4000-8000-000000000004", status="suspended"),
               ion(5, 8, microsoft="66666666-0000-4000-8000-000000000006", customer=306999),
-              ion(6, 8, microsoft="77777777-0000-4000-8000-000000000007", status="cancelled", customer=306999)]
+              ion(6, 8, microsoft="77777777-0000-4000-8000-000000000007", status="cancelled", customer=306999),
+              ion(7, 2, microsoft="88888888-0000-4000-8000-000000000008", customer=306870),
+              ion(8, 2, microsoft="99999999-0000-4000-8000-000000000009", customer=307000)]
     pa = uuid.uuid4()
-    customers = {"306999": r.IonCustomer(None, "Adatum Corporation", pa)}
-    rows = r.license_mismatch([held, twin, cancelled_there, retired_here, both_gone, orphan, unkeyed], stream,
-                              customers)
+    customers = {"306999": r.IonCustomer(None, "Adatum Corporation", pa),
+                 "306870": r.IonCustomer(CONTOSO, "Contoso Ltd", uuid.uuid4())}
+    found = r.license_mismatch([held, twin, cancelled_there, retired_here, both_gone, orphan, unkeyed], stream,
+                               customers)
+    rows = found.rows
+    assert (found.unmapped, found.unknown) == (1, 1)  # Adatum's active one (not mapped yet), 307000's
     assert [(row.get("customer"), row.get("subscription"), row.get("finding")) for row in rows] == [
-        ("Adatum Corporation", "Microsoft 365 Business Basic", "only in StreamOne"),
         ("Contoso", "Cancelled at StreamOne", "status differs"),
         ("Contoso", "Held twice", "held twice in Work 365"),
         ("Contoso", "Held twice (copy)", "held twice in Work 365"),
         ("Contoso", "Never ordered", "only in Work 365"),
         ("Contoso", "Retired here", "status differs"),
         ("Contoso", "Typed by hand", "no provider subscription id"),
+        ("Contoso Ltd", "Microsoft 365 Business Basic", "only in StreamOne"),
     ]
-    assert rows[0].fix == r.Fix("provider-accounts", pa, "map its provider account in pane 1")
-    assert rows[1].fix == r.Fix("subscriptions", CONTOSO, "open the customer's subscriptions")
+    assert rows[0].fix == rows[-1].fix == r.Fix("subscriptions", CONTOSO, "open the customer's subscriptions")
 
 
 def test_missing_data_names_every_missing_field_of_active_subscriptions_and_lcls_without_account() -> None:

@@ -4,7 +4,7 @@ it, coming back checks it again, a running report stops on esc."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from textual.widgets import Static
@@ -100,11 +100,22 @@ async def test_an_unmapped_row_opens_the_map_dialog_in_pane_1(running: Running) 
 
 
 async def test_choosing_a_report_and_a_scope_by_keys_and_esc_stops_a_slow_one(running: Running) -> None:
+    recent = (date.today() - timedelta(days=100)).isoformat()  # uninvoiced over 45 days, not over a year
+    with running.sandbox.store.transaction():
+        running.sandbox.store.conn.execute(
+            "UPDATE work365_licensechangelog SET work365_effectivedate = ? WHERE work365_licensechangelogid = (SELECT "
+            "work365_licensechangelogid FROM work365_licensechangelog WHERE statecode = 0 AND work365_invoice IS NULL "
+            "ORDER BY work365_effectivedate DESC LIMIT 1)", (recent,))
     pane = await reports_pane(running)
     await running.press("t")
     await running.press("end", "enter")  # the last report: uninvoiced LCLs
     await running.until(lambda: pane.report is not None and pane.report.name == r.UNINVOICED and not pane.running)
-    assert "Uninvoiced LCLs · everything" in status(running)
+    assert "Uninvoiced LCLs over 45 days · everything" in status(running)
+    before = len(pane.report.rows)
+    await running.press("d")
+    await running.press("end", "enter")  # a year
+    await running.until(lambda: pane.report is not None and pane.report.days == 365 and not pane.running)
+    assert "over 365 days" in status(running) and len(pane.report.rows) == before - 1
     await running.press("o")
     await running.press("end", "enter")  # the last provider listed
     await running.until(lambda: pane.scope.kind == "provider" and not pane.running)

@@ -204,6 +204,27 @@ class IonClient:
             if not page.items or page.total_size is None or offset >= page.total_size:
                 return
 
+    async def subscription_pages(self, customer_id: str | None = None, limit: int = 100,
+                                 ahead: int = 4) -> AsyncIterator[list[IonSubscription]]:
+        """The subscriptions a page at a time, in order; once the first page tells how many there
+        are, up to ``ahead`` further pages are asked together (the client's own limit on requests
+        in flight still holds)."""
+        params: dict[str, Any] = {"pagination.limit": limit, "pagination.offset": 0}
+        if customer_id is not None:
+            params["customerId"] = _segment(customer_id)
+        first = await self._get("/subscriptions", SubscriptionsPage, params)
+        yield first.items
+        total = first.total_size
+        if not first.items or total is None or len(first.items) >= total:
+            return
+        offsets = list(range(len(first.items), total, limit))
+        for start in range(0, len(offsets), ahead):
+            batch = offsets[start:start + ahead]
+            pages = await asyncio.gather(*(self._get("/subscriptions", SubscriptionsPage,
+                                                     {**params, "pagination.offset": offset}) for offset in batch))
+            for page in pages:
+                yield page.items
+
     async def subscription(self, customer_id: str, subscription_id: str) -> IonSubscription:
         return await self._get(f"/customers/{_segment(customer_id)}/subscriptions/{_segment(subscription_id)}",
                                IonSubscription)

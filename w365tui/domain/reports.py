@@ -215,6 +215,36 @@ def lcl_mismatch(subs: Iterable[SubFact], sums: Mapping[UUID, int]) -> list[Row]
     return [r for r in ordered if r.section == "active"] + [r for r in ordered if r.section == "inactive"]
 
 
+@dataclass(frozen=True, slots=True)
+class IonFact:
+    """A StreamOne subscription as the license report needs it (a book holds 100,000s)."""
+
+    id: str
+    microsoft_id: str | None
+    customer_id: str | None
+    quantity: int
+    active: bool
+    status: str
+    name: str
+    term: str
+
+    @classmethod
+    def of(cls, item: IonSubscription) -> IonFact:
+        term = term_words(item.subscription_billing_term) or (item.subscription_billing_term or "")
+        if item.subscription_billing_cycle:
+            term = f"{term}, {item.subscription_billing_cycle}" if term else item.subscription_billing_cycle
+        return cls(str(item.id), item.subscription_id, str(item.customer_id) if item.customer_id else None,
+                   item.quantity, item.is_active, (item.subscription_status or "").lower(),
+                   item.sku_display_name or item.subscription_name or str(item.id), term)
+
+
+@dataclass(frozen=True)
+class LicenseFindings:
+    rows: list[Row]
+    unmapped: int = 0  # StreamOne subscriptions of customers whose provider account is not mapped
+    unknown: int = 0  # … of customers no provider account is known for
+
+
 @dataclass(frozen=True)
 class IonCustomer:
     """A StreamOne customer as a report names it: the CRM account its provider account is mapped
@@ -225,10 +255,14 @@ class IonCustomer:
     provider_account_id: UUID | None = None
 
 
-def license_mismatch(work365: Iterable[SubFact], ion: Iterable[IonSubscription],
-                     customers: Mapping[str, IonCustomer]) -> list[Row]:
+def license_mismatch(work365: Iterable[SubFact], ion: Iterable[IonFact | IonSubscription],
+                     customers: Mapping[str, IonCustomer]) -> LicenseFindings:
     """``work365``: the subscriptions on the StreamOne provider in scope; ``ion``: StreamOne's
-    subscriptions in scope; ``customers``: StreamOne customer id → who it is."""
+    subscriptions in scope; ``customers``: StreamOne customer id → who it is.
+
+    A StreamOne subscription no Work 365 row holds is a finding when its customer is mapped; one
+    of a customer not mapped (or not known) is counted instead — mapping comes first, and the
+    unmapped report lists those customers."""
     by_key: dict[str, list[SubFact]] = {}
     unkeyed: list[SubFact] = []
     for sub in work365:
@@ -238,46 +272,48 @@ def license_mismatch(work365: Iterable[SubFact], ion: Iterable[IonSubscription],
             unkeyed.append(sub)
     rows: list[Row] = []
     matched: set[UUID] = set()
+    unmapped = unknown = 0
 
-    def row(finding: str, sub: SubFact | None, item: IonSubscription | None) -> Row:
-        customer = customers.get(str(item.customer_id)) if item is not None and item.customer_id else None
+    def row(finding: str, sub: SubFact | None, item: IonFact | None) -> Row:
+        customer = customers.get(item.customer_id) if item is not None and item.customer_id else None
         account_id = sub.customer_id if sub is not None else (customer.account_id if customer else None)
         name = sub.customer if sub is not None and sub.customer else (customer.name if customer else "")
         if not name and item is not None:
             name = f"StreamOne customer {item.customer_id}"
-        term = ""
-        if item is not None:
-            term = term_words(item.subscription_billing_term) or (item.subscription_billing_term or "")
-            if item.subscription_billing_cycle:
-                term = f"{term}, {item.subscription_billing_cycle}" if term else item.subscription_billing_cycle
         values = {
             "customer": name,
-            "subscription": sub.name if sub is not None else (item.sku_display_name or item.subscription_name or
-                                                               item.id if item is not None else ""),
+            "subscription": sub.name if sub is not None else (item.name if item is not None else ""),
             "finding": finding,
             "work365_quantity": sub.quantity if sub is not None else None,
             "streamone_quantity": item.quantity if item is not None else None,
             "work365_state": _state(sub.active) if sub is not None else "",
-            "streamone_status": (item.subscription_status or "").lower() if item is not None else "",
-            "term": term,
+            "streamone_status": item.status if item is not None else "",
+            "term": item.term if item is not None else "",
             "provider_subscription_id": (sub.provider_subscription_id if sub is not None else
-                                         (item.subscription_id or item.id) if item is not None else "") or "",
+                                         (item.microsoft_id or item.id) if item is not None else "") or "",
             "subscription_id": str(sub.id) if sub is not None else "",
         }
         fix = Fix("subscriptions", account_id, "open the customer's subscriptions") if account_id else None
         if fix is None and customer is not None and customer.provider_account_id is not None:
             fix = Fix("provider-accounts", customer.provider_account_id, "map its provider account in pane 1")
-        key = sub.id if sub is not None else _ion_key(item)
-        return Row(values, key, fix)
+        return Row(values, sub.id if sub is not None else _ion_key(item), fix)
 
-    for item in ion:
+    for given in ion:
+        item = given if isinstance(given, IonFact) else IonFact.of(given)
         holders: list[SubFact] = []
-        for k in dict.fromkeys(norm_id(i) for i in (item.subscription_id, item.id) if i):
+        for k in dict.fromkeys(norm_id(i) for i in (item.microsoft_id, item.id) if i):
             holders += by_key.get(k, [])
         holders = list({s.id: s for s in holders}.values())
         matched.update(s.id for s in holders)
         if not holders:
-            if item.is_active:
+            if not item.active:
+                continue
+            customer = customers.get(item.customer_id or "")
+            if customer is None:
+                unknown += 1
+            elif customer.account_id is None:
+                unmapped += 1
+            else:
                 rows.append(row("only in StreamOne", None, item))
             continue
         active = [s for s in holders if s.active]
@@ -285,17 +321,17 @@ def license_mismatch(work365: Iterable[SubFact], ion: Iterable[IonSubscription],
             rows += [row("held twice in Work 365", s, item) for s in active]
             continue
         sub = active[0] if active else holders[0]
-        if sub.active != item.is_active:
+        if sub.active != item.active:
             rows.append(row("status differs", sub, item))
         elif sub.active and sub.quantity != item.quantity:
             rows.append(row("quantity differs", sub, item))
     for subs in by_key.values():
         rows += [row("only in Work 365", s, None) for s in subs if s.id not in matched and s.active]
     rows += [row("no provider subscription id", s, None) for s in unkeyed if s.active]
-    return _by_customer(rows, "customer", "subscription", "finding")
+    return LicenseFindings(_by_customer(rows, "customer", "subscription", "finding"), unmapped, unknown)
 
 
-def _ion_key(item: IonSubscription | None) -> UUID:
+def _ion_key(item: IonFact | None) -> UUID:
     """A stable key for a StreamOne subscription no Work 365 row holds (a name-based UUID)."""
     import uuid
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from uuid import UUID
@@ -13,7 +13,6 @@ from w365tui.clients.http import W365Error
 from w365tui.domain import reports as r
 from w365tui.domain.ids import AccountIdKind, kind_of, norm_id
 from w365tui.domain.reports import EVERYTHING, IonCustomer, Report, Row, Scope
-from w365tui.domain.streamone import IonSubscription
 from w365tui.session import Session
 from w365tui.work365.report_reads import Meter, ReportReads, key
 from w365tui.workflows.base import WorkflowError, parse_id
@@ -99,7 +98,7 @@ async def _license_rows(session: Session, reads: ReportReads, scope: Scope) -> t
         cid = held if kind is AccountIdKind.CUSTOMER else tenants.get(norm_id(held)) if kind else None
         if cid and (cid not in customers or pa.account_id is not None):
             customers[cid] = IonCustomer(pa.account_id, pa.name, pa.id)
-    ion: list[IonSubscription] = []
+    ion: list[r.IonFact] = []
     try:
         if scope.kind == "customer":
             unread = []
@@ -119,18 +118,23 @@ async def _license_rows(session: Session, reads: ReportReads, scope: Scope) -> t
             ion = [item async for item in _counted(session, reads.meter, None)]
     except W365Error as error:
         raise WorkflowError(f"StreamOne's subscriptions could not be read: {error}") from None
-    return r.license_mismatch(work365, ion, customers), notes
+    found = r.license_mismatch(work365, ion, customers)
+    if found.unmapped:
+        notes.append(f"{found.unmapped:,} StreamOne subscriptions of customers whose provider account is not mapped "
+                     "are left out: map them first (the unmapped report lists them).")
+    if found.unknown:
+        notes.append(f"{found.unknown:,} StreamOne subscriptions of customers no provider account is known for are "
+                     "left out: sync the provider accounts first (pane 1, a).")
+    return found.rows, notes
 
 
-async def _counted(session: Session, meter: Meter, customer_id: str | None):  # type: ignore[no-untyped-def]
-    """StreamOne's subscriptions (of one customer, or all), counting each page as a request."""
-    held = 0
-    async for item in session.ion.subscriptions(customer_id, limit=100):
-        held += 1
-        if held % 100 == 1:
-            meter.count(0)
-        meter.rows += 1
-        yield item
+async def _counted(session: Session, meter: Meter, customer_id: str | None) -> AsyncIterator[r.IonFact]:
+    """StreamOne's subscriptions (of one customer, or all), kept as the report needs them,
+    counting each page as a request."""
+    async for page in session.ion.subscription_pages(customer_id, limit=session.profile.streamone_page_size):
+        meter.count(len(page))
+        for item in page:
+            yield r.IonFact.of(item)
 
 
 async def recheck(session: Session, report: Report, row: Row, *, today: date | None = None) -> Report:

@@ -4,7 +4,8 @@
 customer, one provider); ``r`` runs it again. While it runs the status line counts requests and
 rows, and ``esc`` stops it. ``/`` filters, ``s``/``S`` sort. ``enter`` opens the pane that fixes
 the selected row — the LCL editor on its subscription, the customer's subscriptions, the map
-dialog of pane 1 — and coming back here checks that row again. ``x`` writes the report as CSV,
+dialog of pane 1 — and coming back here checks that row again. ``d`` sets how old an uninvoiced
+LCL must be. ``x`` writes the report as CSV,
 ``c`` copies the selected row's id. The same reports run as ``w365tui report``.
 """
 
@@ -87,6 +88,9 @@ class ReportsPane(Pane):
         Command("reports.scope", "o", "Scope", "scope", "Everything, one customer or one provider",
                 title="Choose the report's scope"),
         Command("reports.run", "r", "Run", "run_again", "Run the report again", title="Run the report again"),
+        Command("reports.days", "d", "Days", "days", "Uninvoiced LCLs: how many days old an LCL must be",
+                title="Choose the uninvoiced report's days", show=False,
+                available=lambda pane: pane.name_shown == r.UNINVOICED),
         Command("reports.next", "]", "Next report", "step(1)", "The next report", show=False),
         Command("reports.previous", "[", "Previous report", "step(-1)", "The previous report", show=False),
         Command("reports.export", "x", "CSV", "export", "Write the report as CSV to a file in the current folder",
@@ -113,6 +117,7 @@ class ReportsPane(Pane):
         super().__init__()
         self.name_shown = r.LCL_MISMATCH
         self.scope = r.EVERYTHING
+        self.days = r.DEFAULT_DAYS
         self.report: r.Report | None = None
         self.running = False
         self.fixing: r.Row | None = None  # the row whose fix the operator went to: checked again on return
@@ -164,10 +169,10 @@ class ReportsPane(Pane):
         self.started = time.monotonic()
         self.status(f"Running {r.TITLES[self.name_shown]} over {self.scope.label}… esc stops it")
         self._empty("Running the report…")
-        self._run(self.name_shown, self.scope, self.epoch)
+        self._run(self.name_shown, self.scope, self.days, self.epoch)
 
     @work(exclusive=True, exit_on_error=False, group="reports-run")
-    async def _run(self, name: str, scope: r.Scope, epoch: int) -> None:
+    async def _run(self, name: str, scope: r.Scope, days: int, epoch: int) -> None:
         from w365tui.workflows.reports import run
 
         assert self.session is not None
@@ -179,7 +184,7 @@ class ReportsPane(Pane):
                 self.post_message(self.Progress(f"Running {r.TITLES[name]}… {_count(meter.requests, 'request')} · "
                                                 f"{_count(meter.rows, 'row')} read · esc stops it", epoch))
 
-        self.post_message(self.Ran(await run(self.session, name, scope, progress=progress), epoch))
+        self.post_message(self.Ran(await run(self.session, name, scope, days=days, progress=progress), epoch))
 
     @work(exclusive=True, exit_on_error=False, group="reports-run")
     async def _recheck(self, report: r.Report, row: r.Row, epoch: int) -> None:
@@ -287,7 +292,8 @@ class ReportsPane(Pane):
         table = self.table
         count = f"{table.shown_count:,} of {len(report.rows):,} shown" if table.filter_text else \
             f"{len(report.rows):,} row{'s' if len(report.rows) != 1 else ''}"
-        text = (f"{report.title} · {report.scope.label} · {count} · {report.requests:,} "
+        title = f"{report.title} over {report.days} days" if report.name == r.UNINVOICED else report.title
+        text = (f"{title} · {report.scope.label} · {count} · {report.requests:,} "
                 f"request{'s' if report.requests != 1 else ''} "
                 f"({report.method}) · {report.generated:%H:%M} UTC")
         self.status(text)
@@ -353,6 +359,21 @@ class ReportsPane(Pane):
         self.table.set_rows([])
         self._show()
         self.run_report()
+
+    @work(exclusive=True, exit_on_error=False, group="reports-choose")
+    async def action_days(self) -> None:
+        if self.name_shown != r.UNINVOICED:
+            self.say("Days apply to the uninvoiced LCLs report (press t to choose it).", severity="warning")
+            return
+        choices = sorted({30, 45, 60, 90, 180, 365, self.days})
+        choice = await self.app.push_screen_wait(ChoiceScreen(
+            "Uninvoiced LCLs effective more than…", [Column("days", "Days ago", 20, flex=1)],
+            [Row(n, (f"{n} days",)) for n in choices], current=self.days,
+            note=f"`w365tui report uninvoiced --days N` takes any number; {r.DEFAULT_DAYS} is the default."))
+        if choice is not None and choice != self.days:
+            self.days = choice
+            self.fixing = None
+            self.run_report()
 
     def action_step(self, step: int) -> None:
         names = list(r.REPORTS)
