@@ -9,7 +9,6 @@ sub-commands stay quick and work on machines without a terminal.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import sys
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from w365tui import __version__
-from w365tui.settings import SettingsError, config_path, load_settings
 
 DONE, REFUSED, ERROR = 0, 1, 2
 
@@ -222,8 +220,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # --help and --version end here, before anything heavy is imported
     args.profile = getattr(args, "profile", None)
+    from w365tui.settings import SettingsError
+
     try:
         if args.command == "config":
             return _config(args)
@@ -243,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
+    from w365tui.settings import config_path, load_settings
+
     path = config_path()
     if args.config_command == "path":
         print(path)
@@ -266,6 +268,8 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> tuple[str, Any] | None:
+    from w365tui.settings import load_settings
+
     settings = load_settings()
     try:
         return settings.profile(args.profile)
@@ -368,6 +372,8 @@ def _sandbox_command(args: argparse.Namespace) -> int:
             await server.stop_async()
 
     try:
+        import asyncio
+
         asyncio.run(serve())
     except OSError as error:
         print(f"w365tui: cannot serve on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
@@ -449,6 +455,8 @@ def _workflow(args: argparse.Namespace) -> int:
     try:
         if args.command == "plan" and args.plan_command in ("list", "show", "dismiss"):
             return out.flush(_journal_only(args, name, profile, Journal(), out))
+        import asyncio
+
         return out.flush(asyncio.run(_with_session(name, profile, lambda session: _run(args, session, out))))
     except PlanRefused as refusal:
         out.data["refused"] = str(refusal)
@@ -629,6 +637,8 @@ def _tui(args: argparse.Namespace) -> int:
     if chosen is None:
         return ERROR
     name, profile = chosen
+    from w365tui.settings import load_settings
+
     settings = load_settings()
     if not profile.is_sandbox:
         from w365tui.clients.auth import read_tokens

@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from w365tui.journal import Journal
 from w365tui.session import Session, SessionError, open_session
 from w365tui.settings import Profile
+from w365tui.ui import trace
 from w365tui.ui.commands import Command, bindings
 from w365tui.ui.panes import PANES, Pane
 from w365tui.ui.text import visible
@@ -131,6 +132,9 @@ class W365App(App[None]):
         elif not self.is_headless and few_colours(self.console.color_system):
             self.theme = FEW_COLOURS_THEME
         self.panes[0].focus_list()
+        trace.mark("mounted")
+        if trace.enabled():
+            self.run_worker(trace.watch_loop(), group="trace", exit_on_error=False)
         self.connect()
 
     def say(self, message: str, *, title: str = "", severity: str = "information",
@@ -148,6 +152,7 @@ class W365App(App[None]):
 
     @on(Connected)
     def _connected(self, message: Connected) -> None:
+        trace.mark("connected")
         self.session = message.session
         self.sub_title = self._subtitle(message.session)
         for pane in self.panes:

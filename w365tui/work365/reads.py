@@ -129,9 +129,7 @@ class Reads:
         """
         t = self.schema.table("provideraccount")
         account = self.schema.table("account")
-        query = Query(t.entity_set, select=select(self.schema, "provideraccount"),
-                      filter=eq("statecode", 0) & eq(self._w("provideraccount", "provider"), provider_id),
-                      expand=[Expand(t.nav("account"), select=[account.column("name")])])
+        query = self.provider_account_query(provider_id)
         async for page in self.dv.pages(query, page_size):
             rows = []
             for row in page.rows:
@@ -139,6 +137,14 @@ class Reads:
                 rows.append((model(self.schema, "provideraccount", row),
                              mapped.get(account.column("name")) if mapped else None))
             yield rows
+
+    def provider_account_query(self, provider_id: UUID) -> Query:
+        """The query :meth:`provider_account_pages` pages through."""
+        t = self.schema.table("provideraccount")
+        account = self.schema.table("account")
+        return Query(t.entity_set, select=select(self.schema, "provideraccount"),
+                     filter=eq("statecode", 0) & eq(self._w("provideraccount", "provider"), provider_id),
+                     expand=[Expand(t.nav("account"), select=[account.column("name")])])
 
     async def mapped_count(self, account_id: UUID, provider_id: UUID, *, besides: UUID | None = None) -> int:
         """Active provider accounts of ``provider_id`` mapped to ``account_id`` (but ``besides``)."""

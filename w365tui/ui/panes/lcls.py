@@ -34,6 +34,7 @@ from w365tui.domain.lcl import (
     parse_quantity,
 )
 from w365tui.domain.models import LicenseChangeLog
+from w365tui.ui import trace
 from w365tui.ui.commands import Command
 from w365tui.ui.panes.base import Pane, PlanApplied
 from w365tui.ui.screens import MODAL_CSS
@@ -177,6 +178,7 @@ class LicenseChangeLogsPane(Pane):
         if message.epoch != self.epoch:
             return
         self.listing = message.listing
+        trace.mark("lcls-loaded", lcls=len(message.listing.lcls))
         rows = {lcl.id: lcl for lcl in message.listing.lcls}
         # a mark whose row is gone, or is already what it was marked to become, is dropped (and said)
         settled = [i for i, archive in self.marks.items() if i not in rows or rows[i].is_archived == archive]

@@ -25,6 +25,7 @@ from w365tui.domain.matching import Suggestion, Tenant, domain_of, rank
 from w365tui.domain.models import Account, Provider, ProviderAccount
 from w365tui.domain.plan import Plan
 from w365tui.domain.streamone import CloudProfile, Customer
+from w365tui.ui import trace
 from w365tui.ui.commands import Command
 from w365tui.ui.panes.base import Pane, PlanApplied
 from w365tui.ui.screens import MODAL_CSS, AccountPickerScreen, ChoiceScreen
@@ -220,6 +221,7 @@ class ProviderAccountsPane(Pane):
         self.provider = message.provider
         page = {r.account.id: self._with_tenant(r) for r in message.rows}
         if message.first:
+            trace.mark("accounts-first-page", rows=len(page))
             self.loaded = False
             self.rows = page
             if self.table.sort_state[0] is None:
@@ -231,6 +233,7 @@ class ProviderAccountsPane(Pane):
         if not message.complete:
             return
         self.loaded = True
+        trace.mark("accounts-loaded", rows=len(self.rows))
         self.suggestions.clear()
         self.show_counts()
         if not self.customers:
@@ -349,6 +352,8 @@ class ProviderAccountsPane(Pane):
         # suggestions made before the tenant's domain was known are weaker: make them again
         if message.complete:
             self.tenants_loaded = True
+            trace.mark("tenants-loaded", tenants=len(self.profiles))
+            trace.memory()
             self.show_counts()
             self.suggestions.clear()
             self._highlighted()

@@ -24,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from w365tui.domain.models import Account, Subscription
+from w365tui.ui import trace
 from w365tui.ui.commands import Command
 from w365tui.ui.panes.base import Pane, PlanApplied
 from w365tui.ui.screens import MODAL_CSS, ChoiceScreen
@@ -199,6 +200,7 @@ class SubscriptionsPane(Pane):
         if message.epoch != self.epoch:
             return  # another customer (or a write) since
         self.view = message.view
+        trace.mark("subscriptions-loaded")
         self.account = message.view.account
         known = {line.subscription.id for line in message.view.lines if line.subscription.is_active}
         self.by_hand = {m: t for m, t in self.by_hand.items() if m in known and t in known}

@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from w365tui.ui import trace
 from w365tui.ui.text import visible
 
 
@@ -113,6 +114,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._sort_column: int | None = None
         self._reverse = False
         self._widths: list[int] = [c.width for c in self.columns]
+        self._filter_painted: str | None = None
 
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[Row], keep_cursor: bool = True) -> None:
@@ -171,6 +173,7 @@ class RecordTable(ScrollView, can_focus=True):
         current = self.current_row.key if self.current_row else None
         self._filter = text
         self._refilter(current)
+        self._filter_painted = text  # the benchmark's trace: when the list shows it
 
     def sort_by(self, column_key: str | None, reverse: bool = False) -> None:
         current = self.current_row.key if self.current_row else None
@@ -243,6 +246,9 @@ class RecordTable(ScrollView, can_focus=True):
         base = self.rich_style
         if y == 0:
             self._layout()  # the scrollbar may have come or gone with the rows
+            if self._filter_painted is not None:
+                trace.mark("filter-painted", text=self._filter_painted, shown=len(self._view))
+                self._filter_painted = None
             header = self.get_component_rich_style("record-table--header")
             segments = self._cells(self._labels(), base + header, None)
             return Strip(segments).crop_extend(0, width, base + header)
