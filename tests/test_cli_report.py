@@ -30,6 +30,7 @@ def test_lcl_mismatch_as_csv_matches_the_golden_file_and_exits_1(served: Served,
     written = tmp_path / "lcl.csv"
     to_file = served.run("report", "lcl-mismatch", "--format", "csv", "--output", str(written))
     assert to_file.returncode == 1 and to_file.stdout == "" and written.read_text(encoding="utf-8") == result.stdout
+    assert written.stat().st_mode & 0o044 == 0o044  # readable as any file the operator writes, not 0600
 
 
 def test_json_is_one_document_with_report_scope_time_and_rows(served: Served) -> None:
@@ -47,7 +48,7 @@ def test_table_for_one_customer_and_an_empty_report_exits_0(served: Served) -> N
     lines = one.stdout.splitlines()
     assert lines[0].startswith("LCL mismatch · Woodgrove Bank · 1 row ·")
     assert "Microsoft 365 E5 (annual)" in lines[-1] and "Margie" not in one.stdout
-    empty = served.run("report", "uninvoiced", "--days", "100000")
+    empty = served.run("report", "uninvoiced", "--days", "36500")
     assert empty.returncode == 0, empty.stderr
     assert "nothing to report" in empty.stdout
 
@@ -56,7 +57,9 @@ def test_errors_exit_2_with_a_clear_message_and_write_no_file(served: Served, tm
     bad = served.run("report", "lcl-mismatch", "--customer", "Contoso")
     assert bad.returncode == 2 and "'Contoso' is not a CRM account id" in bad.stderr
     nowhere = served.run("report", "unmapped", "--output", str(tmp_path / "missing" / "out.txt"))
-    assert nowhere.returncode == 2 and "cannot write" in nowhere.stderr
+    assert nowhere.returncode == 2 and "no folder" in nowhere.stderr
+    forever = served.run("report", "uninvoiced", "--days", "10000000")
+    assert forever.returncode == 2 and "must be 0 to 36500 days" in forever.stderr
     served.fault(kind="status", status=500, path="work365_licensechangelogs")
     written = tmp_path / "never.csv"
     failing = served.run("report", "lcl-mismatch", "--format", "csv", "--output", str(written))

@@ -40,13 +40,13 @@ def _positive(text: str) -> int:
     return value
 
 
-def _non_negative(text: str) -> int:
+def _days(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("cannot be negative")
+    if not 0 <= value <= 36500:
+        raise argparse.ArgumentTypeError("must be 0 to 36500 days")
     return value
 
 
@@ -148,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="lcl-mismatch, license-mismatch, missing-data, unmapped or uninvoiced")
     report.add_argument("--customer", metavar="ID", help="only this CRM account's rows")
     report.add_argument("--provider", metavar="NAME_OR_ID", help="only this provider's rows")
-    report.add_argument("--days", type=_non_negative, default=None,
+    report.add_argument("--days", type=_days, default=None,
                         help="uninvoiced: LCLs effective more than this many days ago (default 45)")
     report.add_argument("--format", choices=("table", "csv", "json"), default="table",
                         help="how to write it (default table; csv: a header row, ISO dates, for a spreadsheet; "
@@ -429,6 +429,9 @@ def _write_file(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as any file the operator writes, not private like a temporary one
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -585,9 +588,25 @@ async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
                                  allow_empty=args.plan_command == "rollback")
 
 
+def _writable_folder(path: Path) -> str | None:
+    """Why ``path`` cannot be written (its folder missing or read-only), said before the work."""
+    import os
+
+    folder = path.expanduser().parent
+    if not folder.is_dir():
+        return f"cannot write {path}: no folder {folder}"
+    if not os.access(folder, os.W_OK):
+        return f"cannot write {path}: the folder {folder} is not writable"
+    return None
+
+
 async def _report(args: argparse.Namespace, session: Any, out: _Output) -> int:
     from w365tui.domain import reports as shapes
     from w365tui.workflows import reports
+    from w365tui.workflows.base import WorkflowError
+
+    if args.output is not None and (problem := _writable_folder(args.output)):
+        raise WorkflowError(problem)
 
     scope = await reports.scope_of(session, customer=args.customer, provider=args.provider)
     report = await reports.run(session, args.report_name, scope,

@@ -143,6 +143,7 @@ def main() -> None:
                     results[method].append((elapsed, requests, read))
                     found[method] = keys
             assert found["aggregate"] == found["paging"], "the two ways disagree"
+            assert len(found["aggregate"]) == differ + 2, "not exactly the demo's two and the ones built to differ"
             print(f"rows reported: {len(found['aggregate']):,} (the demo's own 2 and the {differ:,} built to differ)")
             print(f"{'method':<10} {'median s':>9} {'requests':>9} {'rows read':>10}")
             for method, runs in results.items():

@@ -98,7 +98,10 @@ def test_missing_data_names_every_missing_field_of_active_subscriptions_and_lcls
     assert [(row.get("record"), row.get("missing")) for row in rows] == [
         ("LCL", "account"),
         ("subscription", "customer, billing contract, selling price, currency, effective date")]
-    assert rows[1].fix == r.Fix("lcls", bare.id, "open the subscription")
+    assert rows[1].fix is None  # no pane sets a subscription's customer
+    # An org whose subscriptions have no selling price or currency column is not told they are missing.
+    narrow = r.missing_data([bare], [], checked=("customer_id", "billing_contract_id", "effective_start_date"))
+    assert [row.get("missing") for row in narrow] == ["customer, billing contract, effective date"]
 
 
 def test_uninvoiced_keeps_active_uninvoiced_lcls_older_than_the_days_oldest_first() -> None:

@@ -120,8 +120,18 @@ async def test_choosing_a_report_and_a_scope_by_keys_and_esc_stops_a_slow_one(ru
     await running.press("end", "enter")  # the last provider listed
     await running.until(lambda: pane.scope.kind == "provider" and not pane.running)
     assert pane.report is not None and pane.report.scope == pane.scope
-    running.sandbox.faults.add("latency", path="work365_licensechangelogs", delay=5)
+    running.sandbox.faults.add("latency", path="work365_licensechangelogs", delay=1)
+    await running.press("r")
+    await running.until(lambda: "Running" in status(running))
+    await running.press("r")  # run again while running: the first run is replaced, not reported as stopped
+    await running.pilot.pause(0.2)
+    assert pane.running and "Running" in status(running)
+    await running.until(lambda: not pane.running, timeout=20)
+    assert pane.report is not None and "Stopped" not in status(running)
+    shown = pane.report
     await running.press("r")
     await running.until(lambda: "Running" in status(running))
     await running.press("escape")
     assert not pane.running and status(running).startswith("Stopped.")
+    await running.pilot.pause(1.5)  # what the stopped run would have answered by now is not shown
+    assert status(running).startswith("Stopped.") and pane.report is shown

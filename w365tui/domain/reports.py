@@ -18,7 +18,7 @@ Pure: the gateway reads the facts, these functions decide the rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -132,6 +132,7 @@ class Report:
     method: str = ""  # how it was read: "aggregate", "paging", …
     notes: list[str] = field(default_factory=list)
     days: int = DEFAULT_DAYS
+    left_out: int = 0  # findings not listed as rows, said in the notes (they still count)
 
     @property
     def title(self) -> str:
@@ -143,7 +144,7 @@ class Report:
 
     @property
     def findings(self) -> bool:
-        return bool(self.rows)
+        return bool(self.rows) or self.left_out > 0
 
 
 # -- facts the gateway reads -------------------------------------------------------------------
@@ -243,6 +244,7 @@ class LicenseFindings:
     rows: list[Row]
     unmapped: int = 0  # StreamOne subscriptions of customers whose provider account is not mapped
     unknown: int = 0  # … of customers no provider account is known for
+    unknown_customers: frozenset[str] = frozenset()  # those customers' StreamOne ids
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,7 @@ def license_mismatch(work365: Iterable[SubFact], ion: Iterable[IonFact | IonSubs
     rows: list[Row] = []
     matched: set[UUID] = set()
     unmapped = unknown = 0
+    strangers: set[str] = set()
 
     def row(finding: str, sub: SubFact | None, item: IonFact | None) -> Row:
         customer = customers.get(item.customer_id) if item is not None and item.customer_id else None
@@ -311,6 +314,7 @@ def license_mismatch(work365: Iterable[SubFact], ion: Iterable[IonFact | IonSubs
             customer = customers.get(item.customer_id or "")
             if customer is None:
                 unknown += 1
+                strangers.add(item.customer_id or "")
             elif customer.account_id is None:
                 unmapped += 1
             else:
@@ -328,7 +332,8 @@ def license_mismatch(work365: Iterable[SubFact], ion: Iterable[IonFact | IonSubs
     for subs in by_key.values():
         rows += [row("only in Work 365", s, None) for s in subs if s.id not in matched and s.active]
     rows += [row("no provider subscription id", s, None) for s in unkeyed if s.active]
-    return LicenseFindings(_by_customer(rows, "customer", "subscription", "finding"), unmapped, unknown)
+    return LicenseFindings(_by_customer(rows, "customer", "subscription", "finding"), unmapped, unknown,
+                           frozenset(strangers - {""}))
 
 
 def _ion_key(item: IonFact | None) -> UUID:
@@ -343,17 +348,19 @@ MISSING_FIELDS = (("customer_id", "customer"), ("billing_contract_id", "billing 
                   ("effective_start_date", "effective date"))
 
 
-def missing_data(subs: Iterable[SubFact], lcls: Iterable[LclFact]) -> list[Row]:
-    """Active subscriptions missing any of :data:`MISSING_FIELDS`; LCLs without account."""
+def missing_data(subs: Iterable[SubFact], lcls: Iterable[LclFact],
+                 checked: Collection[str] = tuple(attr for attr, _ in MISSING_FIELDS)) -> list[Row]:
+    """Active subscriptions missing any of :data:`MISSING_FIELDS` (those ``checked``: the org's
+    subscriptions have the column); LCLs without account."""
     rows = []
     for sub in subs:
         if not sub.active:
             continue
-        missing = [label for attr, label in MISSING_FIELDS if getattr(sub, attr) in (None, "")]
+        missing = [label for attr, label in MISSING_FIELDS if attr in checked and getattr(sub, attr) in (None, "")]
         if not missing:
             continue
-        fix = (Fix("subscriptions", sub.customer_id, "open the customer's subscriptions") if sub.customer_id
-               else Fix("lcls", sub.id, "open the subscription"))
+        # no pane here sets a subscription's customer: one without is fixed in Work 365
+        fix = Fix("subscriptions", sub.customer_id, "open the customer's subscriptions") if sub.customer_id else None
         rows.append(Row({"customer": sub.customer, "record": "subscription", "name": sub.name,
                          "missing": ", ".join(missing), "id": str(sub.id)}, sub.id, fix))
     for lcl in lcls:
@@ -446,6 +453,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "rows": [{**{c.key: value(r.get(c.key)) for c in report.columns},
                   **({"section": r.section} if r.section else {})} for r in report.rows],
         "notes": list(report.notes),
+        "left_out": report.left_out,
         "read": {"requests": report.requests, "rows": report.read, "method": report.method},
         **({"days": report.days} if report.name == UNINVOICED else {}),
     }

@@ -16,6 +16,7 @@ book of 50,000 is one request; paged when the service will not group.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,8 +24,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import httpx
+
 from w365tui.clients.http import ServiceError
-from w365tui.clients.odata import Filter, Query, all_of, eq, ge, identifier, literal, lt
+from w365tui.clients.odata import (
+    BatchResult,
+    Expand,
+    Filter,
+    Operation,
+    Query,
+    all_of,
+    eq,
+    ge,
+    identifier,
+    literal,
+    lt,
+)
 from w365tui.domain.reports import EVERYTHING, LclFact, ProviderAccountFact, Scope, SubFact
 from w365tui.work365.reads import FORMATTED, Reads
 from w365tui.work365.rows import model, select
@@ -82,6 +97,21 @@ def _through(nav: str, column: str, value: Any) -> Filter:
     return Filter(f"{identifier(nav)}/{identifier(column)} eq {literal(value)}")
 
 
+def _counts_of(answer: Any) -> dict[str, int]:
+    found = answer.get("EntityRecordCountCollection") if isinstance(answer, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    keys, values = found.get("Keys"), found.get("Values")
+    if not isinstance(keys, list) or not isinstance(values, list) or len(keys) != len(values):
+        return {}
+    return {str(k): int(v) for k, v in zip(keys, values, strict=True) if isinstance(v, int)}
+
+
+def _first_created(answer: Any) -> datetime | None:
+    rows = answer.get("value") if isinstance(answer, dict) else None
+    return _moment(rows[0].get("createdon")) if isinstance(rows, list) and rows and isinstance(rows[0], dict) else None
+
+
 def key(value: Any) -> str:
     """A row id as sums are keyed by: the GUID's text, lower case, without braces."""
     return str(value).strip("{}").lower()
@@ -102,7 +132,7 @@ class ReportReads:
         self.meter = meter or Meter()
         self.method = method  # auto | paging (the bench's comparison)
         self._estimates: dict[str, int] | None = None
-        self._spans: tuple[datetime, datetime] | tuple[()] | None = None
+        self._spans: dict[str, tuple[datetime, datetime]] | None = None
         self._asking = asyncio.Lock()  # what two reads running together both need is asked once
 
     def _w(self, role: str, name: str) -> str:
@@ -120,56 +150,83 @@ class ReportReads:
             out += rows
         return out
 
-    async def _aggregate(self, entity_set: str, apply: str, *, annotations: bool = False) -> list[dict[str, Any]]:
+    async def _aggregate(self, entity_set: str, apply: str, key_of: Callable[[dict[str, Any]], Any] | None = None,
+                         *, annotations: bool = False) -> list[dict[str, Any]]:
+        """One aggregate's groups; :class:`AggregateLimit` when it reads too many rows — or when a
+        group comes twice (were the service to page an aggregate and repeat a group, a sum would
+        count it twice: the slice is cut smaller instead)."""
         try:
-            return await self._rows(Query(entity_set, apply=apply), annotations=annotations)
+            rows = await self._rows(Query(entity_set, apply=apply), annotations=annotations)
         except ServiceError as error:
-            if error.code == LIMIT_CODE or "AggregateQueryRecordLimit" in str(error):
+            if (error.code or "").lower() == LIMIT_CODE or "aggregatequeryrecordlimit" in str(error).lower():
                 self.meter.count(0)
                 raise AggregateLimit(str(error)) from None
             raise
+        if key_of is not None:
+            keys = [key_of(row) for row in rows]
+            if len(set(keys)) != len(keys):
+                raise AggregateLimit("the service answered a group twice")
+        return rows
+
+    async def _probe(self) -> None:
+        """What slicing a large book is sized by, asked once, in one ``$batch``: each table's
+        row count as of the service's daily snapshot (``RetrieveTotalRecordCount``: an
+        estimate), and the first and last ``createdon`` of each. Each asked on its own when the
+        service refuses the batch."""
+        async with self._asking:
+            if self._estimates is not None:
+                return
+            roles = ("subscription", "licensechangelog")
+            names = [self.schema.table(role).logical_name for role in roles]
+            counts = f"RetrieveTotalRecordCount(EntityNames=@p1)?{httpx.QueryParams({'@p1': json.dumps(names)})}"
+            edges = {(role, direction): self._edge_query(role, direction) for role in roles
+                     for direction in ("asc", "desc")}
+            answers: list[Any] = []
+            try:
+                results = await self.dv.batch([Operation("GET", counts)] + [
+                    Operation("GET", f"{q.entity_set}?{httpx.QueryParams(q.params())}") for q in edges.values()])
+                self.meter.count(0)  # one request, however many it carries
+                answers = [r.json() if isinstance(r, BatchResult) and r.ok else None for r in results]
+            except ServiceError:
+                answers = []
+            if len(answers) != 1 + len(edges):  # the batch was refused: one request each
+                try:
+                    estimates = await self.dv.record_counts(names)
+                    answers = [{"EntityRecordCountCollection": {"Keys": list(estimates),
+                                                                "Values": list(estimates.values())}}]
+                except ServiceError:
+                    answers = [None]
+                self.meter.count(0)
+                for query in edges.values():
+                    answers.append({"value": await self._rows(query)})
+            self._estimates = _counts_of(answers[0])
+            found = {key: _first_created(answer) for key, answer in zip(edges, answers[1:], strict=True)}
+            self._spans = {role: (found[(role, "asc")], found[(role, "desc")]) for role in roles
+                           if found[(role, "asc")] is not None and found[(role, "desc")] is not None}
+
+    def _edge_query(self, role: str, direction: str) -> Query:
+        t = self.schema.table(role)
+        return Query(t.entity_set, select=[t.primary_id, "createdon"], orderby=[f"createdon {direction}"], top=1)
 
     async def estimates(self) -> dict[str, int]:
-        """Rows per table as of the service's daily snapshot (``RetrieveTotalRecordCount``), to
-        size slices by; empty when the service will not say."""
-        async with self._asking:
-            return await self._estimates_once()
+        """Rows per table as of the service's daily snapshot; empty when it will not say."""
+        await self._probe()
+        return self._estimates or {}
 
-    async def _estimates_once(self) -> dict[str, int]:
-        if self._estimates is None:
-            names = [self.schema.table(role).logical_name for role in ("subscription", "licensechangelog")]
-            try:
-                self._estimates = await self.dv.record_counts(names)
-            except ServiceError:
-                self._estimates = {}
-            self.meter.count(0)
-        return self._estimates
-
-    async def _span(self) -> tuple[datetime, datetime] | None:
-        """The first and the last ``createdon`` of the LCLs: the span a large book is sliced over
-        (its subscriptions were created over the same years). Slices at either end are open, so
-        a row outside the span is still read."""
-        async with self._asking:
-            return await self._span_once()
-
-    async def _span_once(self) -> tuple[datetime, datetime] | None:
-        if self._spans is None:
-            t = self.schema.table("licensechangelog")
-            found = []
-            for direction in ("asc", "desc"):
-                rows = await self._rows(Query(t.entity_set, select=[t.primary_id, "createdon"],
-                                              orderby=[f"createdon {direction}"], top=1))
-                found.append(_moment(rows[0].get("createdon")) if rows else None)
-            self._spans = (found[0], found[1]) if found[0] is not None and found[1] is not None else ()
-        return self._spans or None
+    async def _span(self, role: str) -> tuple[datetime, datetime] | None:
+        """The first and the last ``createdon`` of the table: the span it is sliced over. Slices
+        at either end are open, so a row created since is still read."""
+        await self._probe()
+        return self._spans.get(role) if self._spans else None
 
     async def _sliced(self, role: str, where: Filter | None, body: str,
                       paged: Callable[[Filter | None], Awaitable[list[dict[str, Any]]]],
-                      estimate: int | None) -> list[dict[str, Any]]:
+                      estimate: int | None, key_of: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
         """``body`` (a ``groupby`` counting its rows ``as n``) over the rows of ``role`` matching
         ``where``: one aggregate when it fits, else slice after slice of ``createdon``, each
         sized by the rows the last one held; ``paged`` answers in the same shape for a slice that
-        cannot be cut. ``estimate``: about how many rows there are (None: unknown)."""
+        cannot be cut. ``estimate``: about how many rows there are (None: unknown); ``key_of``:
+        a group's key, which one answer must not hold twice."""
         t = self.schema.table(role)
 
         def text(condition: Filter | None) -> str:
@@ -177,13 +234,13 @@ class ReportReads:
 
         if estimate is None or estimate <= WHOLE_BELOW:
             try:
-                rows = await self._aggregate(t.entity_set, text(where))
+                rows = await self._aggregate(t.entity_set, text(where), key_of)
                 self.meter.used("aggregate")
                 return rows
             except AggregateLimit:
                 estimate = None
-        span = await self._span()
-        if span is None:  # no LCL has a creation time: nothing to slice by
+        span = await self._span(role)
+        if span is None:  # no row has a creation time: nothing to slice by
             self.meter.used("paging")
             return await paged(where)
         lo, hi = (m.replace(microsecond=0) for m in span)
@@ -197,9 +254,10 @@ class ReportReads:
             end = begin + max(SECOND, timedelta(seconds=round(width.total_seconds())))
             last = end >= hi
             bounds = ([ge("createdon", edge)] if edge is not None else []) + ([] if last else [lt("createdon", end)])
-            condition = all_of(([where] if where is not None else []) + bounds) if (where is not None or bounds) else None
+            parts = ([where] if where is not None else []) + bounds
+            condition = all_of(parts) if parts else None
             try:
-                rows = await self._aggregate(t.entity_set, text(condition))
+                rows = await self._aggregate(t.entity_set, text(condition), key_of)
             except AggregateLimit:
                 if end - begin <= SECOND:  # one second holds more than the limit: read its rows
                     self.meter.used("paging")
@@ -294,16 +352,17 @@ class ReportReads:
 
         group = columns + [f"{nav}/{column}" for nav, column in self._names().values()]
         return await self._grouped_or_paged("subscription", where, f"groupby(({','.join(group)}),aggregate($count as n))",
-                                            paged, await self._estimate("subscription", scope))
+                                            paged, await self._estimate("subscription", scope),
+                                            lambda row: key(row.get(t.primary_id)))
 
     async def _grouped_or_paged(self, role: str, where: Filter | None, body: str,
                                 paged: Callable[[Filter | None], Awaitable[list[dict[str, Any]]]],
-                                estimate: int | None) -> list[dict[str, Any]]:
+                                estimate: int | None, key_of: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
         if self.method == "paging":
             self.meter.used("paging")
             return await paged(where)
         try:
-            return await self._sliced(role, where, body, paged, estimate)
+            return await self._sliced(role, where, body, paged, estimate, key_of)
         except ServiceError as error:
             if error.status != 400:
                 raise
@@ -333,7 +392,8 @@ class ReportReads:
         body = f"groupby(({owner}),aggregate({quantity} with sum as total,$count as n))"
         totals: dict[str, int] = {}
         for row in await self._grouped_or_paged("licensechangelog", where, body, paged,
-                                                await self._estimate("licensechangelog", scope)):
+                                                await self._estimate("licensechangelog", scope),
+                                                lambda row: key(row.get(owner))):
             held = row.get(owner)
             if held:
                 k = key(held)
@@ -358,13 +418,21 @@ class ReportReads:
                 (fact,) = self.facts([row])
                 sub = model(self.schema, "subscription", {k: v for k, v in row.items() if "@" not in k or
                                                           k.endswith("@odata.etag")})
-                shown = row.get(f"{self._w('subscription', 'currency')}@{FORMATTED}") if t.has("currency") else None
+                currency = None
+                if t.has("currency") and row.get(self._w("subscription", "currency")):
+                    currency = str(row.get(f"{self._w('subscription', 'currency')}@{FORMATTED}") or "set")
                 out.append(SubFact(fact.id, sub.name, sub.quantity, True, sub.customer_id, fact.customer,
                                    sub.provider_id, fact.provider, sub.billing_contract_id,
-                                   sub.provider_subscription_id, sub.selling_price,
-                                   (shown or "set") if row.get(self._w("subscription", "currency")) else None,
+                                   sub.provider_subscription_id, sub.selling_price, currency,
                                    sub.effective_start_date))
         return out
+
+    def missing_checked(self) -> tuple[str, ...]:
+        """Of the fields the missing-data report checks, those this org's subscriptions have."""
+        t = self.schema.table("subscription")
+        fields = {"customer_id": "customer", "billing_contract_id": "billingcontract", "selling_price": "sellingprice",
+                  "currency": "currency", "effective_start_date": "effectivestartdate"}
+        return tuple(attr for attr, name in fields.items() if t.has(name))
 
     # -- LCLs -------------------------------------------------------------------------------------------
     async def lcls(self, scope: Scope = EVERYTHING, *, without_account: bool = False,
@@ -380,14 +448,19 @@ class ReportReads:
         if uninvoiced_before is not None:
             conditions += [eq(w("invoice"), None), lt(t.column("effectivedate"), uninvoiced_before)]
         out = []
-        query = Query(t.entity_set, select=select(self.schema, "licensechangelog"), filter=all_of(conditions))
+        # The subscription's customer comes along: an LCL without account is shown under it.
+        nav, owner = t.nav("subscription"), self._w("subscription", "customer")
+        query = Query(t.entity_set, select=select(self.schema, "licensechangelog"), filter=all_of(conditions),
+                      expand=[Expand(nav, select=[owner])])
         async for rows in self._pages(query, annotations=True):
             for row in rows:
                 lcl = model(self.schema, "licensechangelog", {k: v for k, v in row.items() if "@" not in k or
                                                               k.endswith("@odata.etag")})
+                parent = row.get(nav) if isinstance(row.get(nav), dict) else {}
+                customer = row.get(f"{w('account')}@{FORMATTED}") or parent.get(f"{owner}@{FORMATTED}") or ""
                 out.append(LclFact(
                     lcl.id, lcl.subscription_id, str(row.get(f"{w('subscription')}@{FORMATTED}") or ""),
-                    lcl.account_id, str(row.get(f"{w('account')}@{FORMATTED}") or ""),
+                    lcl.account_id, str(customer),
                     str(row.get(f"{t.column('event')}@{FORMATTED}") or lcl.event.value), lcl.quantity,
                     lcl.effective_date,
                     lcl.provisioning_status.value.replace("_", " ") if lcl.provisioning_status else "",

@@ -16,7 +16,7 @@ from w365tui.domain.reports import EVERYTHING, IonCustomer, Report, Row, Scope
 from w365tui.session import Session
 from w365tui.work365.report_reads import Meter, ReportReads, key
 from w365tui.workflows.base import WorkflowError, parse_id
-from w365tui.workflows.ids import customer_of, memo
+from w365tui.workflows.ids import customer_of, memo, tenant_ids
 
 
 async def scope_of(session: Session, *, customer: str | UUID | None = None,
@@ -48,6 +48,7 @@ async def run(session: Session, name: str, scope: Scope = EVERYTHING, *, days: i
     reads = ReportReads(session.reads, meter, method=method)
     today = today or date.today()
     notes: list[str] = []
+    left_out = 0
     if name == r.LCL_MISMATCH:
         # Both read together: one is parsed here while the service answers the other.
         sums, listed = await asyncio.gather(reads.lcl_sums(scope), reads.subscription_rows(scope))
@@ -58,26 +59,27 @@ async def run(session: Session, name: str, scope: Scope = EVERYTHING, *, days: i
         if inactive:
             notes.append(f"{inactive:,} of them inactive: a retired manual subscription is expected to differ.")
     elif name == r.LICENSE_MISMATCH:
-        rows, more = await _license_rows(session, reads, scope)
+        rows, more, left_out = await _license_rows(session, reads, scope)
         notes += more
     elif name == r.MISSING_DATA:
         subs = await reads.subscriptions_in_detail(scope, missing_only=True)
         lcls = await reads.lcls(scope, without_account=True)
-        rows = r.missing_data(subs, lcls)
+        rows = r.missing_data(subs, lcls, reads.missing_checked())
     elif name == r.UNMAPPED:
-        rows = r.unmapped(await reads.unmapped(scope))
         if scope.kind == "customer":
-            notes.append("A customer's provider accounts are mapped by definition: choose everything or a provider.")
+            raise WorkflowError("the unmapped report lists provider accounts mapped to no customer: choose everything "
+                                "or a provider, not a customer")
+        rows = r.unmapped(await reads.unmapped(scope))
     else:
         if days < 0:
             raise WorkflowError("the number of days cannot be negative")
         lcls = await reads.lcls(scope, uninvoiced_before=today - timedelta(days=days))
         rows = r.uninvoiced(lcls, today, days)
     return Report(name, scope, rows, requests=meter.requests, read=meter.rows, method=meter.method or "query",
-                  notes=notes + meter.notes, days=days)
+                  notes=notes + meter.notes, days=days, left_out=left_out)
 
 
-async def _license_rows(session: Session, reads: ReportReads, scope: Scope) -> tuple[list[Row], list[str]]:
+async def _license_rows(session: Session, reads: ReportReads, scope: Scope) -> tuple[list[Row], list[str], int]:
     from w365tui.workflows.sync import provider as find_provider
 
     streamone = await find_provider(session)
@@ -119,13 +121,41 @@ async def _license_rows(session: Session, reads: ReportReads, scope: Scope) -> t
     except W365Error as error:
         raise WorkflowError(f"StreamOne's subscriptions could not be read: {error}") from None
     found = r.license_mismatch(work365, ion, customers)
+    by_tenant = {norm_id(pa.provider_specific_id): pa for pa in accounts
+                 if kind_of(pa.provider_specific_id, AccountIdKind) is AccountIdKind.TENANT}
+    if found.unknown_customers and by_tenant:  # accounts keyed by tenant: read those customers' tenants
+        try:
+            read = await tenant_ids(session, sorted(found.unknown_customers))
+        except W365Error as error:
+            raise WorkflowError(f"StreamOne's tenants could not be read: {error}") from None
+        for cid, tenant in read.found.items():
+            pa = by_tenant.get(norm_id(tenant)) if tenant else None
+            if pa is not None:
+                customers[cid] = IonCustomer(pa.account_id, pa.name, pa.id)
+        if read.unreadable:
+            notes.append(f"StreamOne did not say the tenant of {len(read.unreadable):,} customers "
+                         f"({read.failure}).")
+        found = r.license_mismatch(work365, ion, customers)
+    rows = await _crm_names(session, found.rows, {s.customer_id: s.customer for s in work365 if s.customer_id})
     if found.unmapped:
         notes.append(f"{found.unmapped:,} StreamOne subscriptions of customers whose provider account is not mapped "
                      "are left out: map them first (the unmapped report lists them).")
     if found.unknown:
         notes.append(f"{found.unknown:,} StreamOne subscriptions of customers no provider account is known for are "
                      "left out: sync the provider accounts first (pane 1, a).")
-    return found.rows, notes
+    return rows, notes, found.unmapped + found.unknown
+
+
+async def _crm_names(session: Session, rows: list[Row], known: dict[UUID, str]) -> list[Row]:
+    """Rows of a customer Work 365 holds no subscription for are named by its CRM account, as
+    the rest are (not by the provider account's StreamOne name)."""
+    wanted = {row.fix.id for row in rows if row.fix is not None and row.fix.pane == "subscriptions"
+              and row.fix.id not in known and not row.get("subscription_id")}
+    if wanted:
+        known = {**known, **{account.id: account.name for account in await session.reads.accounts_by_id(wanted)}}
+    return [replace(row, values={**row.values, "customer": known[row.fix.id]})
+            if row.fix is not None and row.fix.pane == "subscriptions" and row.fix.id in known
+            and not row.get("subscription_id") else row for row in rows]
 
 
 async def _counted(session: Session, meter: Meter, customer_id: str | None) -> AsyncIterator[r.IonFact]:

@@ -124,6 +124,8 @@ class ReportsPane(Pane):
         self.epoch = 0
         self.started = 0.0
         self._said = 0.0
+        self._worker: Any = None  # the run (or check) whose answer is awaited; others are stale
+        self._checking = False
 
     def compose(self) -> ComposeResult:
         yield Static(Text(""), id="rp-head")
@@ -169,7 +171,8 @@ class ReportsPane(Pane):
         self.started = time.monotonic()
         self.status(f"Running {r.TITLES[self.name_shown]} over {self.scope.label}… esc stops it")
         self._empty("Running the report…")
-        self._run(self.name_shown, self.scope, self.days, self.epoch)
+        self._worker = self._run(self.name_shown, self.scope, self.days, self.epoch)
+        self._checking = False
 
     @work(exclusive=True, exit_on_error=False, group="reports-run")
     async def _run(self, name: str, scope: r.Scope, days: int, epoch: int) -> None:
@@ -216,8 +219,16 @@ class ReportsPane(Pane):
     def on_worker_state_changed(self, event: Any) -> None:
         from textual.worker import WorkerState
 
+        if event.worker.group == "reports-run" and event.worker is not self._worker:
+            return  # a run replaced by a newer one: whatever becomes of it is not news
         if event.worker.group == "reports-run" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             self.running = False
+            if event.state == WorkerState.ERROR and self._checking:  # the report stands; the check did not happen
+                self.fixing = None
+                self._counts()
+                self.say(f"The row could not be checked again: {event.worker.error}. Press r to run the report "
+                         "again.", severity="warning", timeout=10)
+                return
             if event.state == WorkerState.ERROR:
                 self.report = None
                 self._show()
@@ -225,6 +236,7 @@ class ReportsPane(Pane):
                 self.status(f"The report could not be run: {event.worker.error} — press r to try again")
             else:
                 self.status("Stopped. Press r to run it again.")
+                self._empty("Stopped: press r to run the report.")
         super().on_worker_state_changed(event)
 
     def _empty(self, text: str) -> None:
@@ -244,7 +256,8 @@ class ReportsPane(Pane):
         self.epoch += 1
         self.running = True
         self.status("Checking the row again…")
-        self._recheck(report, row, self.epoch)
+        self._worker = self._recheck(report, row, self.epoch)
+        self._checking = True
 
     # -- showing ------------------------------------------------------------------------------------
     def _head(self) -> None:
@@ -436,6 +449,7 @@ class ReportsPane(Pane):
             self.workers.cancel_group(self, "reports-run")
             self.running = False
             self.epoch += 1
+            self.fixing = None
             self.status("Stopped. Press r to run it again.")
             self._empty("Stopped: press r to run the report.")
             return
