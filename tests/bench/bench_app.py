@@ -153,9 +153,16 @@ class Tmux:
 
 
 def trace_events(path: Path) -> list[dict]:
+    """The trace so far (a line the app is still writing is left for the next look)."""
     if not path.exists():
         return []
-    return [json.loads(text) for text in path.read_text(encoding="utf-8").splitlines() if text.strip()]
+    events = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(text))
+        except ValueError:
+            continue
+    return events
 
 
 def wait_event(path: Path, event: str, timeout: float = 300, after: float = 0.0) -> dict:

@@ -71,3 +71,79 @@ async def test_filter_sort_and_cursor() -> None:
         assert table.current_row.key == 997
         table.set_rows([Row(i, (f"Row {i}", str(i)), sort_values=(f"Row {i}", i)) for i in range(1000)])
         assert table.current_row.key == 997  # kept across a reload
+
+
+class Two(App[None]):
+    def compose(self) -> ComposeResult:
+        yield RecordTable([Column("name", "Name", 10, flex=1), Column("n", "N", 5)], id="a")
+        yield RecordTable([Column("name", "Name", 10, flex=1), Column("n", "N", 5)], id="b")
+
+
+def _names(table: RecordTable) -> list[object]:
+    return [row.key for row in table.visible_rows()]
+
+
+async def test_pages_appended_to_a_sorted_list_land_where_a_full_sort_puts_them() -> None:
+    import random
+
+    rng = random.Random(7)
+    words = ["acme", "Acme", "contoso", "fabrikam", "Zeta", "ähnlich", "", "acme co"]
+    rows = [Row(i, (f"{rng.choice(words)} {rng.randint(0, 30)}", str(i))) for i in range(3000)]
+    app = Two()
+    async with app.run_test():
+        grown, whole = app.query_one("#a", RecordTable), app.query_one("#b", RecordTable)
+        check_merge(rows, grown, whole)
+
+
+def check_merge(rows: list[Row], grown: RecordTable, whole: RecordTable) -> None:
+    grown.set_rows(rows[:100])
+    grown.sort_by("name")
+    grown.set_filter("acme")
+    for start in range(100, 3000, 350):  # pages as they arrive, the filter kept
+        grown.append_rows(rows[start:start + 350])
+    whole.set_rows(rows)
+    whole.sort_by("name")
+    whole.set_filter("acme")
+    assert _names(grown) == _names(whole) and len(_names(whole)) > 100
+    grown.set_filter("")
+    whole.set_filter("")
+    assert _names(grown) == _names(whole) == sorted(range(3000), key=lambda i: (rows[i].cells[0].casefold(), i))
+
+
+async def test_a_filter_that_grows_narrows_what_it_kept_and_one_that_shrinks_looks_again() -> None:
+    rows = [Row(i, (f"name {i}", str(i))) for i in range(500)]
+    app = Two()
+    async with app.run_test():
+        table = app.query_one("#a", RecordTable)
+        table.set_rows(rows)
+        check_filters(table, rows)
+
+
+def check_filters(table: RecordTable, rows: list[Row]) -> None:
+    for text, expected in (("1", [r.key for r in rows if "1" in r.cells[0]]),
+                           ("12", [r.key for r in rows if "12" in r.cells[0]]),
+                           ("123", [123]),
+                           ("12", [r.key for r in rows if "12" in r.cells[0]]),
+                           ("", [r.key for r in rows])):
+        table.set_filter(text)
+        assert _names(table) == expected, text
+
+
+async def test_updated_rows_change_in_place_and_move_only_when_their_sort_value_does() -> None:
+    app = Two()
+    async with app.run_test():
+        check_updates(app.query_one("#a", RecordTable))
+
+
+def check_updates(table: RecordTable) -> None:
+    rows = [Row(i, (f"name {i:03d}", str(i))) for i in range(50)]
+    table.set_rows(rows)
+    table.sort_by("name")
+    table.set_filter("name")
+    table.update_rows([Row(7, ("name 007", "seven"), search="tenant-x"), Row(999, ("unknown", "x"))])
+    assert _names(table) == list(range(50)) and table.rows[7].cells[1] == "seven"
+    table.set_filter("tenant-x")
+    assert _names(table) == [7]
+    table.set_filter("")
+    table.update_rows([Row(3, ("zzz last", "3"))])
+    assert _names(table)[-1] == 3 and len(_names(table)) == 50

@@ -6,6 +6,7 @@ Every ``$select`` and every row mapping comes from the schema's declarative tabl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -45,6 +46,31 @@ class ReadError(Exception):
 
 def _chunks(items: Sequence[Any], size: int = 40) -> Iterable[Sequence[Any]]:
     return (items[i:i + size] for i in range(0, len(items), size))
+
+
+async def prefetched(pages: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """``pages``, the next one asked for while the caller works on the last: the service and
+    the caller take their time side by side rather than in turn."""
+    import asyncio
+
+    source = aiter(pages)
+    ahead: asyncio.Future[Any] = asyncio.ensure_future(anext(source))
+    try:
+        while True:
+            try:
+                page = await ahead
+            except StopAsyncIteration:
+                return
+            ahead = asyncio.ensure_future(anext(source))
+            yield page
+    finally:
+        ahead.cancel()
+        with contextlib.suppress(BaseException):
+            await ahead
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(BaseException):
+                await aclose()
 
 
 class Reads:
@@ -119,24 +145,28 @@ class Reads:
     async def provider_account(self, row_id: UUID) -> ProviderAccount | None:
         return await self._one("provideraccount", row_id)
 
-    async def provider_account_pages(self, provider_id: UUID,
-                                     page_size: int = 5000) -> AsyncIterator[list[tuple[ProviderAccount, str | None]]]:
+    async def provider_account_pages(self, provider_id: UUID, page_size: int = 5000,
+                                     chunk: int = 1000) -> AsyncIterator[list[tuple[ProviderAccount, str | None]]]:
         """Active provider accounts of a provider with the name of the CRM account each is mapped
-        to, a page at a time so a long list can be shown as it arrives.
+        to, ``chunk`` rows at a time so a long list can be shown as it arrives — turning a page
+        of 5,000 rows into models at once would hold the caller's event loop too long.
 
         In the service's key order: asking it to sort a large table costs every page; the list
         sorts locally.
         """
+        import asyncio
+
         t = self.schema.table("provideraccount")
-        account = self.schema.table("account")
+        nav, name = t.nav("account"), self.schema.table("account").column("name")
         query = self.provider_account_query(provider_id)
-        async for page in self.dv.pages(query, page_size):
-            rows = []
-            for row in page.rows:
-                mapped = row.get(t.nav("account")) or {}
-                rows.append((model(self.schema, "provideraccount", row),
-                             mapped.get(account.column("name")) if mapped else None))
-            yield rows
+        async for page in prefetched(self.dv.pages(query, page_size)):
+            for start in range(0, len(page.rows), chunk):
+                rows = []
+                for row in page.rows[start:start + chunk]:
+                    mapped = row.get(nav) or {}
+                    rows.append((model(self.schema, "provideraccount", row), mapped.get(name) if mapped else None))
+                yield rows
+                await asyncio.sleep(0)
 
     def provider_account_query(self, provider_id: UUID) -> Query:
         """The query :meth:`provider_account_pages` pages through."""

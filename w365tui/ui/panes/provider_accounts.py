@@ -7,6 +7,8 @@ post messages; the handlers here own the rows on screen.
 from __future__ import annotations
 
 import asyncio
+import gc
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
@@ -154,6 +156,7 @@ class ProviderAccountsPane(Pane):
         self.customers: dict[str, Customer] = {}
         self.profiles: dict[str, CloudProfile | None] = {}
         self.by_tenant: dict[str, str] = {}  # tenant id (compared form) → StreamOne customer id
+        self._held: dict[str, list[UUID]] = {}  # a provider-specific id (compared form) → its rows
         self.suggestions: dict[UUID, list[Suggestion]] = {}
         self.mapped_counts: dict[UUID, int] = {}
         self.loaded = False
@@ -208,12 +211,16 @@ class ProviderAccountsPane(Pane):
         provider = provider or self.provider or await streamone_provider(self.session)
         count = 0
         first = True
-        async for page in self.session.reads.provider_account_pages(provider.id):
+        said = 0.0
+        # 250 rows at a time: turning more into rows at once holds the screen too long.
+        async for page in self.session.reads.provider_account_pages(provider.id, chunk=250):
             count += len(page)
             self.post_message(self.Loaded(provider, [AccountRow(pa, name) for pa, name in page], first=first,
                                           complete=False))
             first = False
-            self.status(f"Loading provider accounts… {count:,} (esc cancels)")
+            if time.monotonic() - said > 0.5:  # a status line laid out again per chunk costs more than the chunk
+                said = time.monotonic()
+                self.status(f"Loading provider accounts… {count:,} (esc cancels)")
         self.post_message(self.Loaded(provider, [], first=first, complete=True))
 
     @on(Loaded)
@@ -224,12 +231,18 @@ class ProviderAccountsPane(Pane):
             trace.mark("accounts-first-page", rows=len(page))
             self.loaded = False
             self.rows = page
+            self._held = {}
             if self.table.sort_state[0] is None:
                 self.table.sort_by("name")  # the service sends key order; show names in order
             self.table.set_rows([self._table_row(r) for r in page.values()])
         else:
             self.rows.update(page)
             self.table.append_rows([self._table_row(r) for r in page.values()])
+        for key, row in page.items():  # which rows a customer id or a tenant id stands for
+            self._held.setdefault(norm_id(row.account.provider_specific_id), []).append(key)
+        # What was loaded stays: the garbage collector need not walk it again and again (at
+        # 100,000 rows one walk held the screen for half a second).
+        gc.freeze()
         if not message.complete:
             return
         self.loaded = True
@@ -288,23 +301,32 @@ class ProviderAccountsPane(Pane):
 
     @work(exclusive=True, exit_on_error=False, group="accounts-tenants")
     async def load_tenants(self) -> None:
-        """Customers and their Microsoft tenants from StreamOne; unmapped accounts first."""
+        """Microsoft tenants and customers from StreamOne, unmapped accounts first: the tenants
+        of accounts keyed by customer id at once (one request each, a bounded number of them),
+        then the customer list (names and e-mails, to recognise accounts keyed by tenant), then
+        those accounts' tenants. Any other row's tenant is read when the cursor reaches it."""
         assert self.session is not None
         ion = self.session.ion
+        unmapped = [r for r in self.rows.values() if not r.account.is_mapped]
+        mapped = [r for r in self.rows.values() if r.account.is_mapped]
+        first = (unmapped + mapped)[:TENANT_PRELOAD]
+        profiles: dict[str, CloudProfile | None] = dict(self.profiles)
+        direct = [held for r in first
+                  if kind_of(held := (r.account.provider_specific_id or "").strip(), AccountIdKind)
+                  is AccountIdKind.CUSTOMER]
+        await self._preload(list(dict.fromkeys(direct)), profiles, self.customers)
         customers: dict[str, Customer] = {}
         async for customer in ion.customers(page_size=100):
             customers[customer.id] = customer
             if len(customers) % 500 == 0:
-                self.status(f"Reading StreamOne customers… {len(customers)} (esc cancels)")
-        # Tenants matter most for matching: the unmapped accounts first, a bounded number of
-        # them (one request each); any other row's tenant is read when the cursor reaches it.
-        unmapped = [r for r in self.rows.values() if not r.account.is_mapped]
-        mapped = [r for r in self.rows.values() if r.account.is_mapped]
+                self.status(f"Reading StreamOne customers… {len(customers):,} (esc cancels)")
+                gc.freeze()  # kept for the session: not walked by every collection again
+        self.post_message(self.TenantsLoaded(customers, dict(profiles)))
         by_name: dict[str, list[str]] = {}
         for customer in customers.values():
             by_name.setdefault(customer.display_name.casefold().strip(), []).append(customer.id)
         wanted: list[str] = []
-        for r in (unmapped + mapped)[:TENANT_PRELOAD]:
+        for r in first:
             held = (r.account.provider_specific_id or "").strip()
             if kind_of(held, AccountIdKind) is AccountIdKind.TENANT:  # keyed by tenant: the likely customers
                 known = self.session.tenants.by_tenant.get(norm_id(held))
@@ -312,17 +334,29 @@ class ProviderAccountsPane(Pane):
                 if named is None and r.account.name.endswith("…"):  # a name clipped to the column
                     named = [c.id for c in customers.values() if same_name(r.account.name, c.display_name)]
                 wanted += named or []
-            elif held in customers:
-                wanted.append(held)
-        wanted = list(dict.fromkeys(wanted))
-        profiles: dict[str, CloudProfile | None] = dict(self.profiles)
+        await self._preload(list(dict.fromkeys(wanted)), profiles, customers)
+        self.post_message(self.TenantsLoaded(customers, profiles, complete=True))
+
+    @work(exclusive=True, exit_on_error=False, group="accounts-refresh")
+    async def refresh_rows(self, keys: list[UUID], step: int = 500) -> None:
+        """Show these rows again with what is now known of their customers and tenants."""
+        for start in range(0, len(keys), step):
+            batch = [key for key in keys[start:start + step] if key in self.rows]
+            for key in batch:
+                self.rows[key] = self._with_tenant(self.rows[key])
+            self.table.update_rows([self._table_row(self.rows[key]) for key in batch])
+            await asyncio.sleep(0)
+        self._highlighted()  # the row under the cursor knows its customer now: suggest again
+
+    async def _preload(self, wanted: list[str], profiles: dict[str, CloudProfile | None],
+                       customers: dict[str, Customer]) -> None:
+        """Read these customers' cloud profiles into ``profiles``, telling the list every 25."""
         for index, customer_id in enumerate(wanted, start=1):
             if customer_id not in profiles:
                 profiles[customer_id] = await self._cloud_profile(customer_id)
             if index % 25 == 0 or index == len(wanted):
                 self.status(f"Reading tenants from StreamOne… {index} of {len(wanted)} (esc cancels)")
                 self.post_message(self.TenantsLoaded(customers, dict(profiles)))
-        self.post_message(self.TenantsLoaded(customers, profiles, complete=True))
 
     async def _cloud_profile(self, customer_id: str) -> CloudProfile | None:
         """The customer's Microsoft cloud profile, remembered as the syncs remember tenants; None
@@ -343,12 +377,33 @@ class ProviderAccountsPane(Pane):
 
     @on(TenantsLoaded)
     def _tenants(self, message: TenantsLoaded) -> None:
+        new_customers = message.customers is not self.customers
+        changed = [cid for cid, p in message.profiles.items() if self.profiles.get(cid, self) is not p]
         self.customers = message.customers
         self.profiles = message.profiles
-        self.by_tenant = {norm_id(p.customer_tenant_id): cid for cid, p in self.profiles.items()
-                          if p is not None and p.customer_tenant_id}
-        self.rows = {key: self._with_tenant(row) for key, row in self.rows.items()}
-        self._refresh_table()
+        for cid in changed:
+            profile = self.profiles.get(cid)
+            if profile is not None and profile.customer_tenant_id:
+                self.by_tenant[norm_id(profile.customer_tenant_id)] = cid
+        if new_customers:  # every row may name its customer now: a slice at a time, the screen kept live
+            self.refresh_rows(list(self.rows))
+        else:  # only the rows of the customers whose tenant was just read: 25 rows, not 100,000
+            affected: list[UUID] = []
+            for cid in changed:
+                profile = self.profiles.get(cid)
+                affected += self._held.get(norm_id(cid), [])
+                if profile is not None and profile.customer_tenant_id:
+                    affected += self._held.get(norm_id(profile.customer_tenant_id), [])
+            for key in dict.fromkeys(affected):
+                if key in self.rows:
+                    self.rows[key] = self._with_tenant(self.rows[key])
+            self.table.update_rows([self._table_row(self.rows[key]) for key in dict.fromkeys(affected)
+                                    if key in self.rows])
+            current = self.current
+            if current is not None and current.account.id in affected:
+                self._highlighted()  # its tenant changed: what was suggested for it is outdated
+            else:
+                self._show_detail()
         # suggestions made before the tenant's domain was known are weaker: make them again
         if message.complete:
             self.tenants_loaded = True

@@ -7,6 +7,7 @@ it becomes plain segments, never markup, and control characters are shown as ``\
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -115,6 +116,10 @@ class RecordTable(ScrollView, can_focus=True):
         self._reverse = False
         self._widths: list[int] = [c.width for c in self.columns]
         self._filter_painted: str | None = None
+        self._index: dict[Any, int] = {}  # a row's key → its place in _rows
+        self._sorted_keys: list[str] | None = None  # the text sort keys in _order's order, to merge into
+        self._match: list[bool] | None = None  # per row: does it hold the filter text (None: no filter)
+        self._matched_for = ""  # the filter text _match was worked out for
 
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[Row], keep_cursor: bool = True) -> None:
@@ -122,26 +127,55 @@ class RecordTable(ScrollView, can_focus=True):
         current = self.current_row.key if keep_cursor and self.current_row else None
         self._rows = list(rows)
         self._haystack = [r.haystack() for r in self._rows]
+        self._index = {r.key: i for i, r in enumerate(self._rows)}
         self._resort()
+        self._match = None
         self._refilter(current)
 
     def append_rows(self, rows: Sequence[Row]) -> None:
-        """Add rows at the end (as pages arrive) without rebuilding what is there."""
+        """Add rows (as pages arrive) without rebuilding what is there: in key order they are
+        appended, sorted by a text column they are merged into place."""
         current = self.current_row.key if self.current_row else None
         start = len(self._rows)
         self._rows.extend(rows)
         self._haystack.extend(r.haystack() for r in rows)
-        if self._sort_column is None:
-            self._order.extend(range(start, len(self._rows)))
+        for offset, row in enumerate(rows):
+            self._index[row.key] = start + offset
+        added = range(start, len(self._rows))
+        if self._match is not None:
             needle = self._filter.casefold()
-            self._view.extend(i for i in range(start, len(self._rows)) if not needle or needle in self._haystack[i])
+            self._match.extend(needle in self._haystack[i] for i in added)
+        if self._sort_column is None:
+            self._order.extend(added)
+            self._view.extend(i for i in added if self._match is None or self._match[i])
             self.virtual_size = Size(self.size.width, len(self._view) + 1)
             self.refresh()
             if current is None and self._view:
                 self.cursor = 0
             return
-        self._resort()
-        self._refilter(current)
+        if not self._merge(added):
+            self._resort()
+        self._rebuild_view(current, quiet=current is not None)
+
+    def update_rows(self, rows: Sequence[Row]) -> None:
+        """Replace the rows of these keys (their cells, styles, search text), keeping the rest
+        as it is; the order changes only when a sort value did. A key not held is ignored."""
+        current = self.current_row.key if self.current_row else None
+        needle = self._filter.casefold()
+        moved = False
+        for row in rows:
+            index = self._index.get(row.key)
+            if index is None:
+                continue
+            if self._sort_column is not None and self._sort_key_of(row) != self._sort_key(index):
+                moved = True
+            self._rows[index] = row
+            self._haystack[index] = row.haystack()
+            if self._match is not None:
+                self._match[index] = needle in self._haystack[index]
+        if moved:
+            self._resort()
+        self._rebuild_view(current, quiet=current is not None)
 
     @property
     def rows(self) -> list[Row]:
@@ -180,38 +214,112 @@ class RecordTable(ScrollView, can_focus=True):
         self._sort_column = None if column_key is None else [c.key for c in self.columns].index(column_key)
         self._reverse = reverse
         self._resort()
-        self._refilter(current)
+        self._rebuild_view(current)
 
     @property
     def sort_state(self) -> tuple[str | None, bool]:
         key = None if self._sort_column is None else self.columns[self._sort_column].key
         return key, self._reverse
 
-    def _sort_key(self, index: int) -> Any:
-        row = self._rows[index]
+    def _sort_key_of(self, row: Row) -> Any:
         column = self._sort_column or 0
         value = row.sort_values[column] if row.sort_values else row.cells[column].casefold()
         return (value is None, value)
 
+    def _sort_key(self, index: int) -> Any:
+        return self._sort_key_of(self._rows[index])
+
     def _resort(self) -> None:
         order = list(range(len(self._rows)))
+        self._sorted_keys = None
         if self._sort_column is not None:
-            order.sort(key=self._sort_key, reverse=self._reverse)
+            keys = [self._sort_key(i) for i in order]
+            if not self._reverse and all(type(k[1]) is str and not k[0] for k in keys):
+                plain = [k[1] for k in keys]  # text only: sorted by CPython's fast comparison of str
+                order.sort(key=plain.__getitem__)
+                self._sorted_keys = [plain[i] for i in order]
+            else:
+                order.sort(key=keys.__getitem__, reverse=self._reverse)
         self._order = order
 
+    def _merge(self, added: range) -> bool:
+        """Merge the rows ``added`` into the sorted order (text sort keys, ascending): each found
+        its place by bisection, the rest copied between them. False when it cannot (the order
+        must be sorted anew)."""
+        if self._sorted_keys is None:
+            return False
+        keys = [self._sort_key(i) for i in added]
+        if not all(type(k[1]) is str and not k[0] for k in keys):
+            return False
+        new = sorted(zip((k[1] for k in keys), added, strict=True))  # equal keys: the earlier row first
+        old_keys, old_order = self._sorted_keys, self._order
+        merged_keys: list[str] = []
+        merged_order: list[int] = []
+        taken = 0
+        for key, index in new:
+            place = bisect_right(old_keys, key, taken)
+            merged_keys += old_keys[taken:place]
+            merged_order += old_order[taken:place]
+            merged_keys.append(key)
+            merged_order.append(index)
+            taken = place
+        merged_keys += old_keys[taken:]
+        merged_order += old_order[taken:]
+        self._sorted_keys, self._order = merged_keys, merged_order
+        return True
+
     def _refilter(self, keep_key: Any = None) -> None:
+        """The filter changed (or the rows did): which rows match, worked out from the rows the
+        last filter kept when the text only grew."""
         needle = self._filter.casefold()
-        if needle:
-            haystack = self._haystack
-            self._view = [i for i in self._order if needle in haystack[i]]
+        if not needle:
+            self._match = None
+        elif self._match is not None and self._matched_for and needle.startswith(self._matched_for):
+            haystack, match = self._haystack, self._match
+            for i in self._view:  # only what the shorter text kept can match the longer one
+                match[i] = needle in haystack[i]
+            self._view = [i for i in self._view if match[i]]
+            self._matched_for = needle
+            self._place_cursor(keep_key)
+            return
         else:
-            self._view = list(self._order)
+            haystack = self._haystack
+            self._match = [needle in text for text in haystack]
+        self._matched_for = needle
+        self._rebuild_view(keep_key)
+
+    def _rebuild_view(self, keep_key: Any = None, quiet: bool = False) -> None:
+        match = self._match
+        self._view = list(self._order) if match is None else [i for i in self._order if match[i]]
+        self._place_cursor(keep_key, quiet)
+
+    def _place_cursor(self, keep_key: Any, quiet: bool = False) -> None:
+        """The cursor on ``keep_key``'s row (else the first). ``quiet``: when it is still on that
+        row, nobody is told it was highlighted again — rows arriving while a list loads would
+        otherwise have the pane lay its detail out again for each page."""
         position = 0
         if keep_key is not None:
-            position = next((n for n, i in enumerate(self._view) if self._rows[i].key == keep_key), 0)
+            index = self._index.get(keep_key)
+            if index is not None:
+                try:
+                    position = self._view.index(index)
+                except ValueError:
+                    position = 0
         self.virtual_size = Size(self.size.width, len(self._view) + 1)
-        self.cursor = min(position, max(0, len(self._view) - 1))
+        position = min(position, max(0, len(self._view) - 1))
+        if quiet and keep_key is not None and self.current_row_at(position) is not None \
+                and self.current_row_at(position).key == keep_key:
+            self.set_reactive(RecordTable.cursor, position)
+            self._scroll_to_cursor()
+            self.refresh()
+            return
+        self.cursor = position
         self.refresh()
+
+    def current_row_at(self, position: int) -> Row | None:
+        if 0 <= position < len(self._view):
+            return self._rows[self._view[position]]
+        return None
 
     # -- layout and rendering -------------------------------------------------------------------
     def refresh_layout(self) -> None:
