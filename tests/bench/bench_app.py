@@ -191,23 +191,35 @@ def help_against_python(runs: int) -> None:
 
 # -- 2. first paint -------------------------------------------------------------------------------------
 def first_paint(demo: Served, runs: int) -> None:
-    bare, app = [], []
+    """Launches as an operator's through the day (the last run's cache there), and first
+    launches (no cache), each beside a bare Textual app."""
+    bare, warm, cold = [], [], []
+
+    def launch(into: list[float]) -> None:
+        running = Tmux([str(APP)], demo.env())
+        try:
+            into.append(running.until("Adatum Corporation"))
+            running.until("accounts")  # the list read: the next run's cache is written
+            time.sleep(0.3)
+        finally:
+            running.close()
+
+    launch([])  # the day's first start leaves its cache
     for _ in range(runs):
         hello = Tmux([sys.executable, "-c", HELLO], demo.env())
         try:
             bare.append(hello.until("hello from bare Textual"))
         finally:
             hello.close()
+        launch(warm)
         demo.fresh_cache()
-        running = Tmux([str(APP)], demo.env())
-        try:
-            app.append(running.until("Adatum Corporation"))
-        finally:
-            running.close()
+        launch(cold)
     print("2. launch → first rows painted (demo book) against a bare Textual app painting one line")
     print(line("bare Textual, one line", bare))
-    print(line("w365tui, first provider account rows", app))
-    print(f"  ratio {statistics.median(app) / statistics.median(bare):.1f}× (goal ≤ 1.5×)")
+    print(line("w365tui, first provider account rows", warm))
+    print(f"  ratio {statistics.median(warm) / statistics.median(bare):.1f}× (goal ≤ 1.5×)")
+    print(line("w365tui, the same with no cache (first start)", cold))
+    print(f"  ratio {statistics.median(cold) / statistics.median(bare):.1f}×")
 
 
 # -- 3. a large book --------------------------------------------------------------------------------------

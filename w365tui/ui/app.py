@@ -7,7 +7,7 @@ All I/O runs in workers; a worker's failure becomes a notification and the app s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -18,12 +18,14 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from w365tui.journal import Journal
-from w365tui.session import Session, SessionError, open_session
 from w365tui.settings import Profile
 from w365tui.ui import trace
 from w365tui.ui.commands import Command, bindings
 from w365tui.ui.panes import PANES, Pane
 from w365tui.ui.text import visible
+
+if TYPE_CHECKING:
+    from w365tui.session import Session
 
 APP_COMMANDS: tuple[Command, ...] = (
     Command("app.quit", "q", "Quit", "quit", "Quit the app", palette=False),
@@ -146,6 +148,8 @@ class W365App(App[None]):
 
     @work(exclusive=True, exit_on_error=False, group="connect")
     async def connect(self) -> None:
+        from w365tui.session import open_session  # the services' clients: after the first paint
+
         session = await open_session(self.profile_name, self.profile, sandbox_url=self.sandbox_url,
                                      journal=self.journal)
         self.post_message(self.Connected(session))
@@ -240,6 +244,8 @@ class W365App(App[None]):
         detail = str(error) or type(error).__name__
         if event.worker.group == "connect":
             self.sub_title = f"{self._subtitle()} · not connected"
+            from w365tui.session import SessionError
+
             if not isinstance(error, SessionError):
                 detail = f"Could not connect: {detail}"
             for pane in self.panes:

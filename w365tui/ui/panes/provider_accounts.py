@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import os
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
@@ -55,6 +58,7 @@ class AccountRow:
 
 
 TENANT_PRELOAD = 500
+SCREEN_ROWS = 200  # the list's first rows kept for the next start
 
 COLUMNS = [
     Column("state", "", 1),
@@ -157,6 +161,9 @@ class ProviderAccountsPane(Pane):
         self.profiles: dict[str, CloudProfile | None] = {}
         self.by_tenant: dict[str, str] = {}  # tenant id (compared form) → StreamOne customer id
         self._held: dict[str, list[UUID]] = {}  # a provider-specific id (compared form) → its rows
+        self.cached: set[UUID] = set()  # rows shown from the last run's first screen, not read again yet
+        self.cached_provider: UUID | None = None
+        self.cached_organization: str | None = None
         self.suggestions: dict[UUID, list[Suggestion]] = {}
         self.mapped_counts: dict[UUID, int] = {}
         self.loaded = False
@@ -197,6 +204,9 @@ class ProviderAccountsPane(Pane):
     # -- loading -----------------------------------------------------------------------------
     def start(self, session: Session) -> None:
         super().start(session)
+        if self.cached and self.cached_organization != session.organization_id:  # another org's rows
+            self.cached = set()
+            self.table.set_rows([])
         self.load()
 
     def disconnected(self, reason: str) -> None:
@@ -207,7 +217,8 @@ class ProviderAccountsPane(Pane):
         from w365tui.workflows.sync import provider as streamone_provider
 
         assert self.session is not None
-        self.status("Loading provider accounts…")
+        loading = "Showing the last run's list, reading it again…" if self.cached else "Loading provider accounts…"
+        self.status(loading)
         provider = provider or self.provider or await streamone_provider(self.session)
         count = 0
         first = True
@@ -220,24 +231,33 @@ class ProviderAccountsPane(Pane):
             first = False
             if time.monotonic() - said > 0.5:  # a status line laid out again per chunk costs more than the chunk
                 said = time.monotonic()
-                self.status(f"Loading provider accounts… {count:,} (esc cancels)")
+                self.status(f"{loading} {count:,} (esc cancels)")
         self.post_message(self.Loaded(provider, [], first=first, complete=True))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         self.provider = message.provider
         page = {r.account.id: self._with_tenant(r) for r in message.rows}
+        rows = [self._table_row(r) for r in page.values()]
         if message.first:
             trace.mark("accounts-first-page", rows=len(page))
             self.loaded = False
             self.rows = page
             self._held = {}
+            if self.cached and self.cached_provider != message.provider.id:
+                self.cached = set()  # another provider's list was shown
             if self.table.sort_state[0] is None:
                 self.table.sort_by("name")  # the service sends key order; show names in order
-            self.table.set_rows([self._table_row(r) for r in page.values()])
+            if self.cached:
+                self._over_cached(rows)
+            else:
+                self.table.set_rows(rows)
         else:
             self.rows.update(page)
-            self.table.append_rows([self._table_row(r) for r in page.values()])
+            if self.cached:
+                self._over_cached(rows)
+            else:
+                self.table.append_rows(rows)
         for key, row in page.items():  # which rows a customer id or a tenant id stands for
             self._held.setdefault(norm_id(row.account.provider_specific_id), []).append(key)
         # What was loaded stays: the garbage collector need not walk it again and again (at
@@ -246,12 +266,66 @@ class ProviderAccountsPane(Pane):
         if not message.complete:
             return
         self.loaded = True
+        if self.cached:  # shown from the last run, gone since
+            self.table.remove_keys(self.cached)
+            self.cached = set()
+        self._save_screen()
         trace.mark("accounts-loaded", rows=len(self.rows))
         self.suggestions.clear()
         self.show_counts()
         if not self.customers:
             self.load_tenants()
         self._highlighted()
+
+    # -- the first screen, from the last run -----------------------------------------------------
+    def _screen_file(self) -> Path:
+        from w365tui.settings import cache_dir
+
+        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in getattr(self.app, "profile_name", "default"))
+        return cache_dir() / "screens" / f"provider-accounts-{name}.json"
+
+    def on_mount(self) -> None:
+        """The list's first screen as the last run left it, until the service says otherwise:
+        the operator sees rows at once (marked as not read yet), never a write from them."""
+        try:
+            saved = json.loads(self._screen_file().read_text(encoding="utf-8"))
+            rows = [Row(UUID(r["key"]), tuple(r["cells"]), tuple(r["styles"]), tuple(r["sort"]), search=r["search"])
+                    for r in saved["rows"]]
+            provider, organization, when = UUID(saved["provider"]), str(saved["organization"]), saved["saved"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if not rows:
+            return
+        self.cached = {row.key for row in rows}
+        self.cached_provider, self.cached_organization = provider, organization
+        self.table.sort_by("name")
+        self.table.set_rows(rows)
+        self.status(f"{visible(str(saved.get('provider_name', '')))} · as the last run saw it ({when}) · "
+                    "reading it again…")
+
+    def _over_cached(self, rows: list[Row]) -> None:
+        """Rows read now take the place of the cached ones with their keys."""
+        table = self.table
+        table.update_rows([row for row in rows if table.has_key(row.key)])
+        table.append_rows([row for row in rows if not table.has_key(row.key)])
+        self.cached.difference_update(row.key for row in rows)
+
+    def _save_screen(self) -> None:
+        if self.session is None or self.provider is None:
+            return
+        rows = self.table.first_rows(SCREEN_ROWS)
+        saved = {"organization": self.session.organization_id, "provider": str(self.provider.id),
+                 "provider_name": self.provider.name, "saved": time.strftime("%Y-%m-%d %H:%M"),
+                 "rows": [{"key": str(r.key), "cells": list(r.cells), "styles": list(r.styles or ()),
+                           "sort": list(r.sort_values or ()), "search": r.search} for r in rows]}
+        path = self._screen_file()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
+            os.replace(temporary, path)
+        except OSError:
+            pass  # a cache: the next run reads the list from the service as it always can
 
     def customer_id(self, account: ProviderAccount) -> str | None:
         """The StreamOne customer a provider account stands for: its provider-specific id, or
@@ -515,7 +589,11 @@ class ProviderAccountsPane(Pane):
     # -- actions -------------------------------------------------------------------------------
     def _require_row(self) -> AccountRow | None:
         row = self.current
-        if row is None:
+        selected = self.table.current_row
+        if row is None and selected is not None and selected.key in self.cached:
+            self.say("This row is from the last run: it is being read again from Work 365, a moment.",
+                     severity="warning")
+        elif row is None:
             self.say("Select a provider account first.", severity="warning")
         return row
 

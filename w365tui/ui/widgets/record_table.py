@@ -177,6 +177,22 @@ class RecordTable(ScrollView, can_focus=True):
             self._resort()
         self._rebuild_view(current, quiet=current is not None)
 
+    def remove_keys(self, keys: set[Any]) -> None:
+        """Take these rows out (rows shown from a cache that the service no longer holds)."""
+        if not keys:
+            return
+        current = self.current_row.key if self.current_row else None
+        self.set_rows([row for row in self._rows if row.key not in keys])
+        if current is not None and current in self._index:
+            self._place_cursor(current)
+
+    def has_key(self, key: Any) -> bool:
+        return key in self._index
+
+    def first_rows(self, count: int) -> list[Row]:
+        """The first ``count`` rows in the list's order, whatever the filter hides."""
+        return [self._rows[i] for i in self._order[:count]]
+
     @property
     def rows(self) -> list[Row]:
         return self._rows

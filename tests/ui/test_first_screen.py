@@ -1,0 +1,51 @@
+"""Pane 1 starts on the first screen the last run saw: rows at once, marked as not read yet and
+never written from, replaced row by row as the service answers, and gone when it no longer
+holds them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from w365tui.journal import Journal
+from w365tui.sandbox.host import Sandbox
+from w365tui.sandbox.schema import BY_LOGICAL
+from w365tui.ui.panes.provider_accounts import ProviderAccountsPane
+
+from .conftest import app_for
+
+pytestmark = pytest.mark.anyio
+PA = BY_LOGICAL["work365_provideraccount"]
+
+
+async def test_the_last_runs_first_screen_is_shown_at_once_then_read_again(sandbox: Sandbox, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.jsonl")
+    first = app_for(sandbox, journal)
+    async with first.run_test(size=(80, 24)) as pilot:
+        pane = first.query_one(ProviderAccountsPane)
+        while not pane.loaded:
+            await pilot.pause(0.05)
+        shown = [row.key for row in pane.table.visible_rows()]
+    gone = shown[1]
+    with sandbox.store.transaction():
+        sandbox.store.update(PA, str(gone), {"statecode": 1, "statuscode": 2})
+    sandbox.faults.add("latency", path="work365_provideraccounts", delay=1.5)  # the service is slow today
+
+    second = app_for(sandbox, journal)
+    async with second.run_test(size=(80, 24)) as pilot:
+        pane = second.query_one(ProviderAccountsPane)
+        await pilot.pause(0.2)
+        assert not pane.loaded and pane.cached  # nothing read yet, yet the rows are there
+        assert [row.key for row in pane.table.visible_rows()] == shown
+        assert "the last run's list, reading it again" in str(pane.query_one("#pa-status").render())
+        pane.table.focus()
+        await pilot.press("m")
+        await pilot.pause()
+        assert any("from the last run" in str(n.message) for n in second._notifications)
+        while not pane.loaded:
+            await pilot.pause(0.05)
+        assert not pane.cached
+        keys = [row.key for row in pane.table.visible_rows()]
+        assert gone not in keys and keys == [key for key in shown if key != gone]
+        assert all(key in pane.rows for key in keys)  # every row shown is one read now
