@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from w365tui.domain import reports as r
+from w365tui.ui import trace
 from w365tui.ui.commands import Command
 from w365tui.ui.panes.base import Pane
 from w365tui.ui.screens import ChoiceScreen
@@ -206,6 +207,7 @@ class ReportsPane(Pane):
         if message.epoch != self.epoch:
             return
         self.running = False
+        trace.mark("report-ran", rows=len(message.report.rows))
         before = len(self.report.rows) if self.report is not None and self.report.name == message.report.name else None
         self.report = message.report
         self._show()
