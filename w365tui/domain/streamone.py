@@ -7,6 +7,7 @@ treat nearly everything as optional, and expose the few derived values the app n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -83,6 +84,30 @@ class Customer(_IonModel):
     def id(self) -> str:
         """``accounts/123/customers/306870`` → ``306870``."""
         return self.name.rsplit("/", 1)[-1].strip()
+
+    @property
+    def display_name(self) -> str:
+        return self.customer_organization or self.customer_name or self.id
+
+    @property
+    def is_active(self) -> bool:
+        return (self.customer_status or "").upper() == "ACTIVE"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerBrief:
+    """What a list of 100,000 customers keeps of each: a tenth of a :class:`Customer`'s memory."""
+
+    id: str
+    customer_organization: str | None = None
+    customer_name: str | None = None
+    customer_email: str | None = None
+    customer_status: str | None = None
+
+    @classmethod
+    def of(cls, customer: Customer) -> CustomerBrief:
+        return cls(customer.id, customer.customer_organization, customer.customer_name, customer.customer_email,
+                   customer.customer_status)
 
     @property
     def display_name(self) -> str:

@@ -29,7 +29,7 @@ from w365tui.domain.ids import AccountIdKind, kind_of, norm_id, same_name
 from w365tui.domain.matching import Suggestion, Tenant, domain_of, rank
 from w365tui.domain.models import Account, Provider, ProviderAccount
 from w365tui.domain.plan import Plan
-from w365tui.domain.streamone import CloudProfile, Customer
+from w365tui.domain.streamone import CloudProfile, CustomerBrief
 from w365tui.ui import trace
 from w365tui.ui.commands import Command
 from w365tui.ui.panes.base import Pane, PlanApplied
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 class AccountRow:
     account: ProviderAccount
     crm_name: str | None
-    customer: Customer | None = None
+    customer: CustomerBrief | None = None
     profile: CloudProfile | None = None
 
     @property
@@ -128,7 +128,7 @@ class ProviderAccountsPane(Pane):
     class TenantsLoaded(Message):
         """Tenants read so far; ``complete`` ends the preload, ``single`` names a tenant read alone."""
 
-        def __init__(self, customers: dict[str, Customer], profiles: dict[str, CloudProfile | None],
+        def __init__(self, customers: dict[str, CustomerBrief], profiles: dict[str, CloudProfile | None],
                      complete: bool = False, single: str | None = None) -> None:
             super().__init__()
             self.customers = customers
@@ -157,7 +157,7 @@ class ProviderAccountsPane(Pane):
         super().__init__()
         self.provider: Provider | None = None
         self.rows: dict[UUID, AccountRow] = {}
-        self.customers: dict[str, Customer] = {}
+        self.customers: dict[str, CustomerBrief] = {}
         self.profiles: dict[str, CloudProfile | None] = {}
         self.by_tenant: dict[str, str] = {}  # tenant id (compared form) → StreamOne customer id
         self._held: dict[str, list[UUID]] = {}  # a provider-specific id (compared form) → its rows
@@ -389,9 +389,9 @@ class ProviderAccountsPane(Pane):
                   if kind_of(held := (r.account.provider_specific_id or "").strip(), AccountIdKind)
                   is AccountIdKind.CUSTOMER]
         await self._preload(list(dict.fromkeys(direct)), profiles, self.customers)
-        customers: dict[str, Customer] = {}
+        customers: dict[str, CustomerBrief] = {}
         async for customer in ion.customers(page_size=100):
-            customers[customer.id] = customer
+            customers[customer.id] = CustomerBrief.of(customer)  # a tenth of the model's memory
             if len(customers) % 500 == 0:
                 self.status(f"Reading StreamOne customers… {len(customers):,} (esc cancels)")
                 gc.freeze()  # kept for the session: not walked by every collection again
@@ -423,7 +423,7 @@ class ProviderAccountsPane(Pane):
         self._highlighted()  # the row under the cursor knows its customer now: suggest again
 
     async def _preload(self, wanted: list[str], profiles: dict[str, CloudProfile | None],
-                       customers: dict[str, Customer]) -> None:
+                       customers: dict[str, CustomerBrief]) -> None:
         """Read these customers' cloud profiles into ``profiles``, telling the list every 25."""
         for index, customer_id in enumerate(wanted, start=1):
             if customer_id not in profiles:
