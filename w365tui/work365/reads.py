@@ -31,6 +31,7 @@ from w365tui.domain.models import (
     LicenseChangeLog,
     Provider,
     ProviderAccount,
+    ProviderAccountBrief,
     Subscription,
 )
 from w365tui.work365.rows import model, select, wire_name
@@ -146,7 +147,7 @@ class Reads:
         return await self._one("provideraccount", row_id)
 
     async def provider_account_pages(self, provider_id: UUID, page_size: int = 5000,
-                                     chunk: int = 1000) -> AsyncIterator[list[tuple[ProviderAccount, str | None]]]:
+                                     chunk: int = 1000) -> AsyncIterator[list[tuple[ProviderAccountBrief, str | None]]]:
         """Active provider accounts of a provider with the name of the CRM account each is mapped
         to, ``chunk`` rows at a time so a long list can be shown as it arrives — turning a page
         of 5,000 rows into models at once would hold the caller's event loop too long.
@@ -164,7 +165,8 @@ class Reads:
                 rows = []
                 for row in page.rows[start:start + chunk]:
                     mapped = row.get(nav) or {}
-                    rows.append((model(self.schema, "provideraccount", row), mapped.get(name) if mapped else None))
+                    account = ProviderAccountBrief.of(model(self.schema, "provideraccount", row))
+                    rows.append((account, mapped.get(name) if mapped else None))
                 yield rows
                 await asyncio.sleep(0)
 

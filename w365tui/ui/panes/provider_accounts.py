@@ -27,7 +27,7 @@ from textual.widgets import Static
 
 from w365tui.domain.ids import AccountIdKind, kind_of, norm_id, same_name
 from w365tui.domain.matching import Suggestion, Tenant, domain_of, rank
-from w365tui.domain.models import Account, Provider, ProviderAccount
+from w365tui.domain.models import Account, Provider, ProviderAccount, ProviderAccountBrief
 from w365tui.domain.plan import Plan
 from w365tui.domain.streamone import CloudProfile, CustomerBrief
 from w365tui.ui import trace
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AccountRow:
-    account: ProviderAccount
+    account: ProviderAccount | ProviderAccountBrief
     crm_name: str | None
     customer: CustomerBrief | None = None
     profile: CloudProfile | None = None
@@ -327,7 +327,7 @@ class ProviderAccountsPane(Pane):
         except OSError:
             pass  # a cache: the next run reads the list from the service as it always can
 
-    def customer_id(self, account: ProviderAccount) -> str | None:
+    def customer_id(self, account: ProviderAccount | ProviderAccountBrief) -> str | None:
         """The StreamOne customer a provider account stands for: its provider-specific id, or
         when that is a tenant id, the customer whose tenant it is (once that tenant was read)."""
         held = (account.provider_specific_id or "").strip()
@@ -336,7 +336,7 @@ class ProviderAccountsPane(Pane):
             return self.by_tenant.get(key) or (self.session.tenants.by_tenant.get(key) if self.session else None)
         return held or None
 
-    def _named_like(self, account: ProviderAccount) -> list[str]:
+    def _named_like(self, account: ProviderAccount | ProviderAccountBrief) -> list[str]:
         """The StreamOne customers named as a provider account is (its name perhaps clipped)."""
         name = account.name.casefold().strip()
         exact = [c.id for c in self.customers.values() if c.display_name.casefold().strip() == name]
