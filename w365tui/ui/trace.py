@@ -15,6 +15,11 @@ import time
 from typing import Any
 
 _PATH = os.environ.get("W365TUI_TRACE") or None
+_MALLOC = _PATH is not None and bool(os.environ.get("W365TUI_TRACE_MALLOC"))
+if _MALLOC:  # where the memory is, at each "memory" mark (slows the app down: a diagnosis only)
+    import tracemalloc
+
+    tracemalloc.start(1)
 STALL = 0.020  # a loop held longer than this is written down
 TICK = 0.005  # how often the watch wakes
 
@@ -58,4 +63,10 @@ async def watch_loop() -> None:
 
 
 def memory() -> None:
-    mark("memory", peak_kb=_peak_memory_kb())
+    top = None
+    if _MALLOC:
+        import tracemalloc
+
+        stats = tracemalloc.take_snapshot().statistics("lineno")[:15]
+        top = [f"{stat.size / 1e6:.1f} MB {stat.traceback[0].filename}:{stat.traceback[0].lineno}" for stat in stats]
+    mark("memory", peak_kb=_peak_memory_kb(), **({"top": top} if top else {}))
