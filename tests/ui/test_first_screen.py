@@ -38,7 +38,8 @@ async def test_the_last_runs_first_screen_is_shown_at_once_then_read_again(sandb
         await pilot.pause(0.2)
         assert not pane.loaded and pane.cached  # nothing read yet, yet the rows are there
         assert [row.key for row in pane.table.visible_rows()] == shown
-        assert "the last run's list, reading it again" in str(pane.query_one("#pa-status").render())
+        status = str(pane.query_one("#pa-status").render())  # before or after the session opens
+        assert "last run" in status and "reading it again" in status
         pane.table.focus()
         await pilot.press("m")
         await pilot.pause()
