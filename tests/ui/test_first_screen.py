@@ -13,7 +13,7 @@ from w365tui.sandbox.host import Sandbox
 from w365tui.sandbox.schema import BY_LOGICAL
 from w365tui.ui.panes.provider_accounts import ProviderAccountsPane
 
-from .conftest import app_for
+from .conftest import Running, app_for
 
 pytestmark = pytest.mark.anyio
 PA = BY_LOGICAL["work365_provideraccount"]
@@ -24,8 +24,7 @@ async def test_the_last_runs_first_screen_is_shown_at_once_then_read_again(sandb
     first = app_for(sandbox, journal)
     async with first.run_test(size=(80, 24)) as pilot:
         pane = first.query_one(ProviderAccountsPane)
-        while not pane.loaded:
-            await pilot.pause(0.05)
+        await Running(first, pilot, sandbox, journal).until(lambda: pane.loaded)
         shown = [row.key for row in pane.table.visible_rows()]
     gone = shown[1]
     with sandbox.store.transaction():
@@ -35,7 +34,8 @@ async def test_the_last_runs_first_screen_is_shown_at_once_then_read_again(sandb
     second = app_for(sandbox, journal)
     async with second.run_test(size=(80, 24)) as pilot:
         pane = second.query_one(ProviderAccountsPane)
-        await pilot.pause(0.2)
+        running = Running(second, pilot, sandbox, journal)
+        await pilot.pause()  # the cached rows are set as the pane mounts
         assert not pane.loaded and pane.cached  # nothing read yet, yet the rows are there
         assert [row.key for row in pane.table.visible_rows()] == shown
         status = str(pane.query_one("#pa-status").render())  # before or after the session opens
@@ -44,8 +44,7 @@ async def test_the_last_runs_first_screen_is_shown_at_once_then_read_again(sandb
         await pilot.press("m")
         await pilot.pause()
         assert any("from the last run" in str(n.message) for n in second._notifications)
-        while not pane.loaded:
-            await pilot.pause(0.05)
+        await running.until(lambda: pane.loaded)
         assert not pane.cached
         keys = [row.key for row in pane.table.visible_rows()]
         assert gone not in keys and keys == [key for key in shown if key != gone]

@@ -383,6 +383,16 @@ def etag_of(row: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def record_counts_of(payload: Any) -> dict[str, int] | None:
+    """Table → row count from a ``RetrieveTotalRecordCount`` answer; None when it is not one."""
+    found = payload.get("EntityRecordCountCollection") if isinstance(payload, dict) else None
+    keys, values = (found.get("Keys"), found.get("Values")) if isinstance(found, dict) else (None, None)
+    if not isinstance(keys, list) or not isinstance(values, list) or len(keys) != len(values) \
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return None
+    return {str(k): int(v) for k, v in zip(keys, values, strict=True)}
+
+
 class DataverseClient:
     """One client per org for the app's lifetime; ``base_url`` ends in ``/api/data/v9.2/``."""
 
@@ -430,13 +440,11 @@ class DataverseClient:
         names = json.dumps([identifier(n) for n in logical_names])
         url = "RetrieveTotalRecordCount(EntityNames=@p1)"
         payload = await self.http.request_json("GET", url, params={"@p1": names})
-        info = self.http.info("GET", url)
-        found = require(info, payload, "EntityRecordCountCollection", dict)
-        keys, values = found.get("Keys"), found.get("Values")
-        if not isinstance(keys, list) or not isinstance(values, list) or len(keys) != len(values) \
-                or not all(isinstance(v, int) for v in values):
-            raise ProtocolError(info, "the field 'EntityRecordCountCollection' should hold Keys and Values alike")
-        return {str(k): int(v) for k, v in zip(keys, values, strict=True)}
+        counts = record_counts_of(payload)
+        if counts is None:
+            raise ProtocolError(self.http.info("GET", url),
+                                "the field 'EntityRecordCountCollection' should hold Keys and Values alike")
+        return counts
 
     async def user_name(self, user_id: str) -> str | None:
         """The signed-in user's full name, or None when it cannot be read."""

@@ -39,12 +39,12 @@ from w365tui.clients.odata import (
     identifier,
     literal,
     lt,
+    record_counts_of,
 )
 from w365tui.domain.reports import EVERYTHING, LclFact, ProviderAccountFact, Scope, SubFact
 from w365tui.work365.reads import FORMATTED, Reads
 from w365tui.work365.rows import model, select
 
-AGGREGATE_LIMIT = 50_000  # rows one aggregate may read (SPEC §4)
 LIMIT_CODE = "0x8004e023"  # AggregateQueryRecordLimit exceeded
 SLICE_TARGET = 40_000  # rows a slice aims at, under the limit with room for uneven data
 WHOLE_BELOW = 45_000  # a table estimated smaller is asked whole first
@@ -95,16 +95,6 @@ def _moment(text: Any) -> datetime | None:
 def _through(nav: str, column: str, value: Any) -> Filter:
     """``nav/column eq value``: a condition on the row a lookup points at."""
     return Filter(f"{identifier(nav)}/{identifier(column)} eq {literal(value)}")
-
-
-def _counts_of(answer: Any) -> dict[str, int]:
-    found = answer.get("EntityRecordCountCollection") if isinstance(answer, dict) else None
-    if not isinstance(found, dict):
-        return {}
-    keys, values = found.get("Keys"), found.get("Values")
-    if not isinstance(keys, list) or not isinstance(values, list) or len(keys) != len(values):
-        return {}
-    return {str(k): int(v) for k, v in zip(keys, values, strict=True) if isinstance(v, int)}
 
 
 def _first_created(answer: Any) -> datetime | None:
@@ -189,17 +179,15 @@ class ReportReads:
                 answers = [r.json() if isinstance(r, BatchResult) and r.ok else None for r in results]
             except ServiceError:
                 answers = []
-            if len(answers) != 1 + len(edges):  # the batch was refused: one request each
+            if len(answers) == 1 + len(edges):
+                self._estimates = record_counts_of(answers[0]) or {}
+            else:  # the batch was refused: one request each
                 try:
-                    estimates = await self.dv.record_counts(names)
-                    answers = [{"EntityRecordCountCollection": {"Keys": list(estimates),
-                                                                "Values": list(estimates.values())}}]
+                    self._estimates = await self.dv.record_counts(names)
                 except ServiceError:
-                    answers = [None]
+                    self._estimates = {}
                 self.meter.count(0)
-                for query in edges.values():
-                    answers.append({"value": await self._rows(query)})
-            self._estimates = _counts_of(answers[0])
+                answers = [None] + [{"value": await self._rows(query)} for query in edges.values()]
             found = {key: _first_created(answer) for key, answer in zip(edges, answers[1:], strict=True)}
             self._spans = {role: (found[(role, "asc")], found[(role, "desc")]) for role in roles
                            if found[(role, "asc")] is not None and found[(role, "desc")] is not None}

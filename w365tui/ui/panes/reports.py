@@ -58,7 +58,6 @@ SHORT = {r.LCL_MISMATCH: "LCL mismatch", r.LICENSE_MISMATCH: "Licenses", r.MISSI
          r.UNMAPPED: "Unmapped", r.UNINVOICED: "Uninvoiced"}
 NUMERIC = {"quantity", "lcl_sum", "difference", "work365_quantity", "streamone_quantity", "age"}
 ID_COLUMNS = ("subscription_id", "lcl_id", "id", "provider_subscription_id")
-PANE_OF = {"lcls": "LCL editor", "subscriptions": "Subscriptions", "provider-accounts": "Provider accounts"}
 
 
 def _has_row(pane: ReportsPane) -> bool:
