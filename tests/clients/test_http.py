@@ -191,3 +191,22 @@ async def test_a_deeply_nested_answer_is_a_malformed_response(sandbox: Sandbox) 
     async with DataverseClient("http://dataverse.example/api/data/v9.2/", transport=transport) as dv:
         with pytest.raises(ProtocolError, match="nested too deeply"):
             await dv.whoami()
+
+
+async def test_a_read_response_is_freed_as_soon_as_it_is_dropped(sandbox: Sandbox) -> None:
+    """Without the collector: the app freezes its heap (gc.freeze), and a response kept alive
+    only by a reference cycle would then stay in memory for the session."""
+    import gc
+    import weakref
+
+    async with client(sandbox, Clock()) as dv:
+        gc.collect()
+        gc.disable()
+        try:
+            response = await dv.http.request("GET", "WhoAmI")
+            assert response.json()["UserId"]
+            freed = weakref.ref(response)
+            del response
+            assert freed() is None
+        finally:
+            gc.enable()

@@ -34,6 +34,15 @@ _SECRET_PARAMS = re.compile(
 )
 
 
+
+def _unlink(response: httpx.Response) -> None:
+    """Let a read response be freed as soon as it is dropped. httpx leaves it and its finished
+    stream pointing at each other, a cycle only the garbage collector frees, and never once the
+    app has frozen the heap (``gc.freeze``) while the response was alive: each page of a long
+    list then stayed in memory for the session, 46 MB over 97,000 provider accounts."""
+    if response.is_closed:  # the body is in ``response.content``; the stream is not read again
+        response.stream = httpx.ByteStream(b"")
+
 class W365Error(Exception):
     """Root of the errors the clients raise."""
 
@@ -246,6 +255,7 @@ class ServiceClient:
                     response = await self.http.request(
                         method, url, params=params, json=json_body, content=content, data=data, headers=send_headers
                     )
+                _unlink(response)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the service: always safe to try again.
                 if attempt + 1 < self.retry.attempts:

@@ -57,6 +57,9 @@ class ProviderAccount(_Entity):
         return self.state is RecordState.ACTIVE
 
 
+_PROVIDERS: dict[UUID, UUID] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderAccountBrief:
     """A provider account as a list of 100,000 keeps it: what :class:`ProviderAccount` holds, in
@@ -73,7 +76,10 @@ class ProviderAccountBrief:
 
     @classmethod
     def of(cls, account: ProviderAccount) -> ProviderAccountBrief:
-        return cls(account.id, account.name, account.provider_specific_id, account.provider_id, account.account_id,
+        provider = account.provider_id
+        if provider is not None:  # a few providers for 100,000 rows: one object each, not one per row
+            provider = _PROVIDERS.setdefault(provider, provider)
+        return cls(account.id, account.name, account.provider_specific_id, provider, account.account_id,
                    account.sync_status, account.state, account.etag)
 
     @property

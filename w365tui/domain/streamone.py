@@ -7,6 +7,7 @@ treat nearly everything as optional, and expose the few derived values the app n
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -106,8 +107,9 @@ class CustomerBrief:
 
     @classmethod
     def of(cls, customer: Customer) -> CustomerBrief:
+        status = customer.customer_status  # a handful of values for 100,000 customers: one string each
         return cls(customer.id, customer.customer_organization, customer.customer_name, customer.customer_email,
-                   customer.customer_status)
+                   sys.intern(status) if status else status)
 
     @property
     def display_name(self) -> str:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from w365tui.session import Session
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a list holds 100,000 of them
 class AccountRow:
     account: ProviderAccount | ProviderAccountBrief
     crm_name: str | None
@@ -57,6 +57,8 @@ class AccountRow:
                       email=self.customer.customer_email if self.customer else None)
 
 
+MAPPED_STYLES = ("green", None, None, None, None)  # one tuple shared by every row, not one each
+UNMAPPED_STYLES = ("yellow", None, None, None, "italic")
 TENANT_PRELOAD = 500
 SCREEN_ROWS = 200  # the list's first rows kept for the next start
 
@@ -160,7 +162,8 @@ class ProviderAccountsPane(Pane):
         self.customers: dict[str, CustomerBrief] = {}
         self.profiles: dict[str, CloudProfile | None] = {}
         self.by_tenant: dict[str, str] = {}  # tenant id (compared form) → StreamOne customer id
-        self._held: dict[str, list[UUID]] = {}  # a provider-specific id (compared form) → its rows
+        # a provider-specific id (compared form) → its row, or its rows when several hold it
+        self._held: dict[str, UUID | list[UUID]] = {}
         self.cached: set[UUID] = set()  # rows shown from the last run's first screen, not read again yet
         self.cached_provider: UUID | None = None
         self.cached_organization: str | None = None
@@ -259,7 +262,15 @@ class ProviderAccountsPane(Pane):
             else:
                 self.table.append_rows(rows)
         for key, row in page.items():  # which rows a customer id or a tenant id stands for
-            self._held.setdefault(norm_id(row.account.provider_specific_id), []).append(key)
+            held = row.account.provider_specific_id or ""
+            compared = norm_id(held)
+            compared = held if compared == held else compared  # the row's own string when it is the same
+            other = self._held.setdefault(compared, key)
+            if other != key:
+                if isinstance(other, list):
+                    other.append(key)
+                else:
+                    self._held[compared] = [other, key]
         # What was loaded stays: the garbage collector need not walk it again and again (at
         # 100,000 rows one walk held the screen for half a second).
         gc.freeze()
@@ -344,6 +355,10 @@ class ProviderAccountsPane(Pane):
             return exact
         return [c.id for c in self.customers.values() if same_name(account.name, c.display_name)]
 
+    def _rows_holding(self, provider_specific_id: str) -> list[UUID]:
+        held = self._held.get(norm_id(provider_specific_id), [])
+        return held if isinstance(held, list) else [held]
+
     def _with_tenant(self, row: AccountRow) -> AccountRow:
         key = self.customer_id(row.account) or ""
         profile = self.profiles.get(key)
@@ -361,13 +376,14 @@ class ProviderAccountsPane(Pane):
         cells = ("●" if pa.is_mapped else "○", pa.name, row.customer.id if row.customer else "?" if unresolved else held,
                  domain,
                  row.crm_name or ("(unmapped)" if not pa.is_mapped else "(account not readable)"))
-        styles = ("green" if pa.is_mapped else "yellow", None, None, None, None if pa.is_mapped else "italic")
+        styles = MAPPED_STYLES if pa.is_mapped else UNMAPPED_STYLES
         hidden = " ".join(filter(None, (
             row.profile.customer_tenant_id if row.profile else None,
             row.customer.customer_organization if row.customer else None,
             domain_of(row.customer.customer_email) if row.customer else None)))
-        return Row(pa.id, cells, styles, (pa.is_mapped, pa.name.casefold(), pa.provider_specific_id or "",
-                                          domain, (row.crm_name or "").casefold()), search=hidden)
+        # Sorted by what each column shows (● after ○, "(unmapped)" before names): no sort values
+        # of its own, which 100,000 rows would hold for nothing
+        return Row(pa.id, cells, styles, search=hidden)
 
     def _refresh_table(self) -> None:
         self.table.set_rows([self._table_row(r) for r in self.rows.values()])
@@ -391,23 +407,30 @@ class ProviderAccountsPane(Pane):
         await self._preload(list(dict.fromkeys(direct)), profiles, self.customers)
         customers: dict[str, CustomerBrief] = {}
         async for customer in ion.customers(page_size=100):
-            customers[customer.id] = CustomerBrief.of(customer)  # a tenth of the model's memory
+            brief = CustomerBrief.of(customer)  # a tenth of the model's memory
+            customers[brief.id] = brief  # keyed by the brief's own id string, not a second copy
             if len(customers) % 500 == 0:
                 self.status(f"Reading StreamOne customers… {len(customers):,} (esc cancels)")
+                gc.collect()  # cheap: what is frozen is not walked
                 gc.freeze()  # kept for the session: not walked by every collection again
         self.post_message(self.TenantsLoaded(customers, dict(profiles)))
-        by_name: dict[str, list[str]] = {}
+        keyed_by_tenant = [r for r in first
+                           if kind_of((r.account.provider_specific_id or "").strip(), AccountIdKind)
+                           is AccountIdKind.TENANT]
+        names = {r.account.name.casefold().strip() for r in keyed_by_tenant}
+        by_name: dict[str, list[str]] = {}  # only the names looked for: not an index of 100,000
         for customer in customers.values():
-            by_name.setdefault(customer.display_name.casefold().strip(), []).append(customer.id)
+            name = customer.display_name.casefold().strip()
+            if name in names:
+                by_name.setdefault(name, []).append(customer.id)
         wanted: list[str] = []
-        for r in first:
+        for r in keyed_by_tenant:  # the likely customers
             held = (r.account.provider_specific_id or "").strip()
-            if kind_of(held, AccountIdKind) is AccountIdKind.TENANT:  # keyed by tenant: the likely customers
-                known = self.session.tenants.by_tenant.get(norm_id(held))
-                named = [known] if known else by_name.get(r.account.name.casefold().strip())
-                if named is None and r.account.name.endswith("…"):  # a name clipped to the column
-                    named = [c.id for c in customers.values() if same_name(r.account.name, c.display_name)]
-                wanted += named or []
+            known = self.session.tenants.by_tenant.get(norm_id(held))
+            named = [known] if known else by_name.get(r.account.name.casefold().strip())
+            if named is None and r.account.name.endswith("…"):  # a name clipped to the column
+                named = [c.id for c in customers.values() if same_name(r.account.name, c.display_name)]
+            wanted += named or []
         await self._preload(list(dict.fromkeys(wanted)), profiles, customers)
         self.post_message(self.TenantsLoaded(customers, profiles, complete=True))
 
@@ -465,9 +488,9 @@ class ProviderAccountsPane(Pane):
             affected: list[UUID] = []
             for cid in changed:
                 profile = self.profiles.get(cid)
-                affected += self._held.get(norm_id(cid), [])
+                affected += self._rows_holding(cid)
                 if profile is not None and profile.customer_tenant_id:
-                    affected += self._held.get(norm_id(profile.customer_tenant_id), [])
+                    affected += self._rows_holding(profile.customer_tenant_id)
             for key in dict.fromkeys(affected):
                 if key in self.rows:
                     self.rows[key] = self._with_tenant(self.rows[key])
