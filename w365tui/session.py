@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from w365tui.clients.auth import EntraSignIn, read_tokens, token_dir
+from w365tui.clients.http import tls_context
 from w365tui.clients.odata import DataverseClient
 from w365tui.clients.streamone import IonClient, IonTokens
 from w365tui.journal import Journal
@@ -75,7 +76,7 @@ async def sandbox_ion_token(url: str, path: Path) -> int:
     """Take a fresh StreamOne refresh token from a sandbox, as an operator would from the
     StreamOne portal; returns the sandbox's StreamOne account id. (A sandbox reset since the
     last run has killed any stored token.)"""
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30, verify=tls_context()) as http:
         response = await http.post("/_sandbox/ion/refresh-token")
         response.raise_for_status()
         payload = response.json()

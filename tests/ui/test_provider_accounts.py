@@ -51,6 +51,7 @@ async def test_filtering_reports_shown_of_total(running: Running) -> None:
 
 
 async def test_map_with_keys_writes_the_mapping_and_journals_it(running: Running) -> None:
+    before = sum(1 for r in running.pane.rows.values() if not r.account.is_mapped)
     await filter_to(running, "Contoso Ltd")
     await running.until(lambda: running.pane.current is not None
                         and running.pane.current.account.id in running.pane.suggestions)
@@ -68,6 +69,10 @@ async def test_map_with_keys_writes_the_mapping_and_journals_it(running: Running
     await running.until(lambda: running.pane.current.account.is_mapped)
     (plan,) = running.journal.plans().values()
     assert plan.status == "applied" and plan.title == "Map Contoso Ltd to Contoso Ltd"
+    # the counts the status line shows follow the rows (kept as they change, not recounted)
+    unmapped = sum(1 for r in running.pane.rows.values() if not r.account.is_mapped)
+    assert unmapped == before - 1
+    assert f" · {unmapped} unmapped" in str(running.app.query_one("#pa-status", Static).render())
 
 
 async def test_cancelling_the_confirm_writes_nothing(running: Running) -> None:

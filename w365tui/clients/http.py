@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import json
 import random
 import re
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +35,14 @@ _SECRET_PARAMS = re.compile(
     r"(token|secret|password|code|assertion|sig|signature|key|credential)", re.IGNORECASE
 )
 
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The verified TLS context every client shares (httpx's own: certifi's authorities, or
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``). Loading the authorities takes tens of milliseconds, and
+    each client would otherwise load its own; the app loads it once, off its event loop."""
+    return httpx.create_ssl_context()
 
 
 def _unlink(response: httpx.Response) -> None:
@@ -210,6 +220,7 @@ class ServiceClient:
             timeout=timeout or httpx.Timeout(60.0, connect=10.0),
             transport=transport,
             follow_redirects=False,
+            verify=tls_context(),
         )
 
     async def aclose(self) -> None:

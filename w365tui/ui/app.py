@@ -6,6 +6,7 @@ All I/O runs in workers; a worker's failure becomes a notification and the app s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -148,8 +149,15 @@ class W365App(App[None]):
 
     @work(exclusive=True, exit_on_error=False, group="connect")
     async def connect(self) -> None:
-        from w365tui.session import open_session  # the services' clients: after the first paint
+        # The services' clients after the first paint, their modules and TLS authorities loaded
+        # on a thread: a tenth of a second the screen would otherwise hold still for
+        from importlib import import_module
 
+        await asyncio.to_thread(import_module, "w365tui.session")
+        from w365tui.clients.http import tls_context
+        from w365tui.session import open_session
+
+        await asyncio.to_thread(tls_context)
         session = await open_session(self.profile_name, self.profile, sandbox_url=self.sandbox_url,
                                      journal=self.journal)
         self.post_message(self.Connected(session))

@@ -171,6 +171,18 @@ class ProviderAccountsPane(Pane):
         self.mapped_counts: dict[UUID, int] = {}
         self.loaded = False
         self.tenants_loaded = False
+        self._unmapped = 0  # of self.rows, kept as rows change: recounting 100,000 per key is slow
+        self._known = 0  # rows whose tenant is known
+
+    def _put(self, key: UUID, row: AccountRow) -> None:
+        """Hold this row (in place of the one with its key), keeping the counts."""
+        old = self.rows.get(key)
+        if old is not None:
+            self._unmapped -= not old.account.is_mapped
+            self._known -= old.profile is not None
+        self._unmapped += not row.account.is_mapped
+        self._known += row.profile is not None
+        self.rows[key] = row
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Connecting…"), id="pa-status")
@@ -193,13 +205,13 @@ class ProviderAccountsPane(Pane):
         if not self.loaded and not self.rows:
             return
         table = self.table
-        unmapped = sum(1 for r in self.rows.values() if not r.account.is_mapped)
+        unmapped = self._unmapped
         provider = visible(self.provider.name) if self.provider else "?"
         shown = f"{table.shown_count} of {table.total_count} shown" if table.filter_text else f"{table.total_count} accounts"
         filt = f" · filter “{visible(table.filter_text)}”" if table.filter_text else ""
         tenants = ""
         if self.tenants_loaded:
-            known = sum(1 for r in self.rows.values() if r.profile is not None)
+            known = self._known
             if known < len(self.rows):
                 tenants = f" · tenants known for {known}"
         self.status(f"{provider} · {shown} · {unmapped} unmapped{tenants}{filt}")
@@ -226,11 +238,14 @@ class ProviderAccountsPane(Pane):
         count = 0
         first = True
         said = 0.0
-        # 250 rows at a time: turning more into rows at once holds the screen too long.
+        # 250 rows at a time: turning more into rows at once holds the screen too long. Each chunk
+        # is shown before the next is read (not queued as a message): a key typed meanwhile waits
+        # for one chunk, never behind a queue of them.
         async for page in self.session.reads.provider_account_pages(provider.id, chunk=250):
             count += len(page)
-            self.post_message(self.Loaded(provider, [AccountRow(pa, name) for pa, name in page], first=first,
-                                          complete=False))
+            self._loaded(self.Loaded(provider, [AccountRow(pa, name) for pa, name in page], first=first,
+                                     complete=False))
+            await asyncio.sleep(0)
             first = False
             if time.monotonic() - said > 0.5:  # a status line laid out again per chunk costs more than the chunk
                 said = time.monotonic()
@@ -245,7 +260,9 @@ class ProviderAccountsPane(Pane):
         if message.first:
             trace.mark("accounts-first-page", rows=len(page))
             self.loaded = False
-            self.rows = page
+            self.rows, self._unmapped, self._known = {}, 0, 0
+            for key, row in page.items():
+                self._put(key, row)
             self._held = {}
             if self.cached and self.cached_provider != message.provider.id:
                 self.cached = set()  # another provider's list was shown
@@ -256,7 +273,8 @@ class ProviderAccountsPane(Pane):
             else:
                 self.table.set_rows(rows)
         else:
-            self.rows.update(page)
+            for key, row in page.items():
+                self._put(key, row)
             if self.cached:
                 self._over_cached(rows)
             else:
@@ -385,10 +403,6 @@ class ProviderAccountsPane(Pane):
         # of its own, which 100,000 rows would hold for nothing
         return Row(pa.id, cells, styles, search=hidden)
 
-    def _refresh_table(self) -> None:
-        self.table.set_rows([self._table_row(r) for r in self.rows.values()])
-        self._show_detail()
-
     @work(exclusive=True, exit_on_error=False, group="accounts-tenants")
     async def load_tenants(self) -> None:
         """Microsoft tenants and customers from StreamOne, unmapped accounts first: the tenants
@@ -440,7 +454,7 @@ class ProviderAccountsPane(Pane):
         for start in range(0, len(keys), step):
             batch = [key for key in keys[start:start + step] if key in self.rows]
             for key in batch:
-                self.rows[key] = self._with_tenant(self.rows[key])
+                self._put(key, self._with_tenant(self.rows[key]))
             self.table.update_rows([self._table_row(self.rows[key]) for key in batch])
             await asyncio.sleep(0)
         self._highlighted()  # the row under the cursor knows its customer now: suggest again
@@ -493,7 +507,7 @@ class ProviderAccountsPane(Pane):
                     affected += self._rows_holding(profile.customer_tenant_id)
             for key in dict.fromkeys(affected):
                 if key in self.rows:
-                    self.rows[key] = self._with_tenant(self.rows[key])
+                    self._put(key, self._with_tenant(self.rows[key]))
             self.table.update_rows([self._table_row(self.rows[key]) for key in dict.fromkeys(affected)
                                     if key in self.rows])
             current = self.current
@@ -757,9 +771,10 @@ class ProviderAccountsPane(Pane):
         old = self.rows.get(message.account.id)
         if old is None:
             return
-        self.rows[message.account.id] = replace(old, account=message.account, crm_name=message.crm_name)
+        self._put(message.account.id, replace(old, account=message.account, crm_name=message.crm_name))
         self.suggestions.pop(message.account.id, None)
-        self._refresh_table()
+        self.table.update_rows([self._table_row(self.rows[message.account.id])])  # one row, not 100,000
+        self._show_detail()
         self.show_counts()
 
     @work(exclusive=True, exit_on_error=False, group="accounts-choose")

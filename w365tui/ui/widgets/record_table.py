@@ -117,7 +117,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._widths: list[int] = [c.width for c in self.columns]
         self._filter_painted: str | None = None
         self._index: dict[Any, int] = {}  # a row's key → its place in _rows
-        self._by_text = False  # _order is sorted ascending by text keys: arriving rows can be merged in
+        self._sorted_keys: list[str] | None = None  # the text sort keys in _order's order, to merge into
         self._match: list[bool] | None = None  # per row: does it hold the filter text (None: no filter)
         self._matched_for = ""  # the filter text _match was worked out for
 
@@ -247,13 +247,13 @@ class RecordTable(ScrollView, can_focus=True):
 
     def _resort(self) -> None:
         order = list(range(len(self._rows)))
-        self._by_text = False
+        self._sorted_keys = None
         if self._sort_column is not None:
             keys = [self._sort_key(i) for i in order]
             if not self._reverse and all(type(k[1]) is str and not k[0] for k in keys):
                 plain = [k[1] for k in keys]  # text only: sorted by CPython's fast comparison of str
                 order.sort(key=plain.__getitem__)
-                self._by_text = True
+                self._sorted_keys = [plain[i] for i in order]
             else:
                 order.sort(key=keys.__getitem__, reverse=self._reverse)
         self._order = order
@@ -262,26 +262,26 @@ class RecordTable(ScrollView, can_focus=True):
         """Merge the rows ``added`` into the sorted order (text sort keys, ascending): each found
         its place by bisection, the rest copied between them. False when it cannot (the order
         must be sorted anew)."""
-        if not self._by_text:
+        if self._sorted_keys is None:
             return False
         keys = [self._sort_key(i) for i in added]
         if not all(type(k[1]) is str and not k[0] for k in keys):
             return False
         new = sorted(zip((k[1] for k in keys), added, strict=True))  # equal keys: the earlier row first
-        old_order = self._order
+        old_keys, old_order = self._sorted_keys, self._order
+        merged_keys: list[str] = []
         merged_order: list[int] = []
         taken = 0
-
-        def text(index: int) -> str:  # a key worked out when bisection asks, never kept for every row
-            return self._sort_key(index)[1]  # type: ignore[no-any-return]
-
         for key, index in new:
-            place = bisect_right(old_order, key, taken, key=text)
+            place = bisect_right(old_keys, key, taken)
+            merged_keys += old_keys[taken:place]
             merged_order += old_order[taken:place]
+            merged_keys.append(key)
             merged_order.append(index)
             taken = place
+        merged_keys += old_keys[taken:]
         merged_order += old_order[taken:]
-        self._order = merged_order
+        self._sorted_keys, self._order = merged_keys, merged_order
         return True
 
     def _refilter(self, keep_key: Any = None) -> None:
