@@ -147,3 +147,26 @@ def check_updates(table: RecordTable) -> None:
     table.set_filter("")
     table.update_rows([Row(3, ("zzz last", "3"))])
     assert _names(table)[-1] == 3 and len(_names(table)) == 50
+
+
+async def test_search_text_is_held_once_and_still_found_after_updates_and_removals() -> None:
+    rows = [Row(i, (f"Name {i}", str(i)), search=f"Tenant-{i:04d} Domain{i}.Example") for i in range(50)]
+    app = Harness()
+    async with app.run_test():
+        table = app.query_one(RecordTable)
+        table.set_rows(rows[:30])
+        table.append_rows(rows[30:])
+        assert all(r.search == "" for r in table.rows)  # kept in the haystack only
+        table.set_filter("tenant-0042")
+        assert [r.key for r in table.visible_rows()] == [42]
+        table.update_rows([Row(42, ("Name 42", "42"), search="Tenant-9999")])
+        table.set_filter("tenant-9999")
+        assert [r.key for r in table.visible_rows()] == [42]
+        table.remove_keys({0, 1})
+        table.set_filter("domain7.example")
+        assert [r.key for r in table.visible_rows()] == [7]
+        table.set_filter("")
+        first = table.first_rows(3)
+        assert [(r.key, r.search) for r in first] == [(2, "tenant-0002 domain2.example"),
+                                                       (3, "tenant-0003 domain3.example"),
+                                                       (4, "tenant-0004 domain4.example")]

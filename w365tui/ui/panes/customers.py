@@ -239,7 +239,7 @@ class CustomersPane(Pane):
         styles = (None, None, None, None, None if not known or account.id in self.default_contract else "yellow")
         return Row(account.id, cells, styles, search=" ".join(filter(None, (account.number, hit.why))))
 
-    @work(exclusive=True, exit_on_error=False, group="customers-details")
+    @work(exclusive=True, exit_on_error=False, group="customers-details", description="read_details")
     async def read_details(self, accounts: list[Account]) -> None:
         from w365tui.workflows.customers import details
 

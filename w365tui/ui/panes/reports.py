@@ -189,7 +189,8 @@ class ReportsPane(Pane):
 
         self.post_message(self.Ran(await run(self.session, name, scope, days=days, progress=progress), epoch))
 
-    @work(exclusive=True, exit_on_error=False, group="reports-run")
+    # described, or Textual would describe the worker by the repr of the whole report
+    @work(exclusive=True, exit_on_error=False, group="reports-run", description="recheck")
     async def _recheck(self, report: r.Report, row: r.Row, epoch: int) -> None:
         from w365tui.workflows.reports import recheck
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -32,6 +32,9 @@ class Column:
     label: str
     width: int = 10  # the width, or the least width of a flexible column
     flex: int = 0  # share of the spare width
+    # found by the filter: False for a column of symbols (a ● would make every row's search
+    # text a two-byte string, twice the memory at 100,000 rows)
+    searched: bool = True
 
 
 @dataclass(frozen=True, slots=True)  # slots: a list holds 100,000 of them
@@ -42,8 +45,23 @@ class Row:
     sort_values: tuple[Any, ...] | None = None
     search: str = ""  # more text the filter matches, not shown (ids, domains)
 
-    def haystack(self) -> str:
-        return ("\t".join(self.cells) + ("\t" + self.search if self.search else "")).casefold()
+    def haystack(self, searched: Sequence[int] | None = None) -> str:
+        """What the filter looks in: the cells (those ``searched``, else all) and the search text."""
+        return (self._shown(searched) + ("\t" + self.search if self.search else "")).casefold()
+
+    def _shown(self, searched: Sequence[int] | None) -> str:
+        cells = self.cells if searched is None else [self.cells[i] for i in searched if i < len(self.cells)]
+        return "\t".join(cells)
+
+    def kept(self) -> Row:
+        """This row as a table holds it: its search text lives on in the table's haystack only
+        (a second copy of it per row, at 100,000 rows, is megabytes)."""
+        return Row(self.key, self.cells, self.styles, self.sort_values) if self.search else self
+
+    def with_search_of(self, haystack: str, searched: Sequence[int] | None = None) -> Row:
+        """A kept row with its search text again, case-folded, from its haystack."""
+        shown = len(self._shown(searched).casefold())
+        return replace(self, search=haystack[shown + 1:]) if len(haystack) > shown else self
 
 
 def fit(text: str, width: int) -> str:
@@ -106,6 +124,7 @@ class RecordTable(ScrollView, can_focus=True):
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = list(columns)
+        self._searched = [i for i, c in enumerate(self.columns) if c.searched]
         self.empty = empty
         self._rows: list[Row] = []
         self._haystack: list[str] = []
@@ -125,8 +144,8 @@ class RecordTable(ScrollView, can_focus=True):
     def set_rows(self, rows: Sequence[Row], keep_cursor: bool = True) -> None:
         """Replace every row; the cursor stays on the same key when it can."""
         current = self.current_row.key if keep_cursor and self.current_row else None
-        self._rows = list(rows)
-        self._haystack = [r.haystack() for r in self._rows]
+        self._haystack = [r.haystack(self._searched) for r in rows]
+        self._rows = [r.kept() for r in rows]
         self._index = {r.key: i for i, r in enumerate(self._rows)}
         self._resort()
         self._match = None
@@ -137,8 +156,8 @@ class RecordTable(ScrollView, can_focus=True):
         appended, sorted by a text column they are merged into place."""
         current = self.current_row.key if self.current_row else None
         start = len(self._rows)
-        self._rows.extend(rows)
-        self._haystack.extend(r.haystack() for r in rows)
+        self._rows.extend(r.kept() for r in rows)
+        self._haystack.extend(r.haystack(self._searched) for r in rows)
         for offset, row in enumerate(rows):
             self._index[row.key] = start + offset
         added = range(start, len(self._rows))
@@ -169,8 +188,8 @@ class RecordTable(ScrollView, can_focus=True):
                 continue
             if self._sort_column is not None and self._sort_key_of(row) != self._sort_key(index):
                 moved = True
-            self._rows[index] = row
-            self._haystack[index] = row.haystack()
+            self._rows[index] = row.kept()
+            self._haystack[index] = row.haystack(self._searched)
             if self._match is not None:
                 self._match[index] = needle in self._haystack[index]
         if moved:
@@ -182,7 +201,13 @@ class RecordTable(ScrollView, can_focus=True):
         if not keys:
             return
         current = self.current_row.key if self.current_row else None
-        self.set_rows([row for row in self._rows if row.key not in keys])
+        kept = [i for i, row in enumerate(self._rows) if row.key not in keys]
+        self._haystack = [self._haystack[i] for i in kept]
+        self._rows = [self._rows[i] for i in kept]
+        self._index = {r.key: i for i, r in enumerate(self._rows)}
+        self._resort()
+        self._match = None
+        self._refilter(current)
         if current is not None and current in self._index:
             self._place_cursor(current)
 
@@ -191,7 +216,7 @@ class RecordTable(ScrollView, can_focus=True):
 
     def first_rows(self, count: int) -> list[Row]:
         """The first ``count`` rows in the list's order, whatever the filter hides."""
-        return [self._rows[i] for i in self._order[:count]]
+        return [self._rows[i].with_search_of(self._haystack[i], self._searched) for i in self._order[:count]]
 
     @property
     def rows(self) -> list[Row]:
