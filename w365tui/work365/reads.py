@@ -49,6 +49,18 @@ def _chunks(items: Sequence[Any], size: int = 40) -> Iterable[Sequence[Any]]:
     return (items[i:i + size] for i in range(0, len(items), size))
 
 
+async def breathe() -> None:
+    """A pause in a long read for a caller on an event loop: its screen is drawn and keys are
+    read. What was read so far is kept (the caller holds it), so it is frozen for the garbage
+    collector: a full collection walking 50,000 new models held the loop 0.1–0.3 s, several
+    times over one read. Freezing frees nothing early; rows are freed as ever when dropped."""
+    import asyncio
+    import gc
+
+    gc.freeze()
+    await asyncio.sleep(0)
+
+
 async def prefetched(pages: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """``pages``, the next one asked for while the caller works on the last: the service and
     the caller take their time side by side rather than in turn."""
@@ -369,8 +381,10 @@ class Reads:
 
     async def subscriptions(self, *, account_id: UUID | None = None, contract_id: UUID | None = None,
                             ids: Collection[UUID] | None = None,
-                            page_size: int = 500) -> list[tuple[Subscription, list[LicenseChangeLog]]]:
-        """Subscriptions and their LCLs in one query (LCLs expanded), paged."""
+                            page_size: int = 100) -> list[tuple[Subscription, list[LicenseChangeLog]]]:
+        """Subscriptions and their LCLs in one query (LCLs expanded), paged: 100 subscriptions
+        a page, as each brings its LCLs (500 of 25 LCLs made a page whose JSON alone took a
+        caller's event loop 0.15 s to read)."""
         if account_id is None and contract_id is None and not ids:
             raise ReadError("give an account, a billing contract or subscription ids")
         t = self.schema.table("subscription")
@@ -386,8 +400,10 @@ class Reads:
                         orderby=[lcl.column("effectivedate")])
         query = Query(t.entity_set, select=select(self.schema, "subscription"), filter=all_of(conditions),
                       orderby=[t.column("name")], expand=[expand])
+
         result = []
         currency = f"{self._w('subscription', 'currency')}@{FORMATTED}" if t.has("currency") else None
+        made = 0
         async for page in self.dv.pages(query, page_size, annotations=currency is not None):
             for row in page.rows:
                 lcls = await self.dv.related(row, t.collections["lcls"])  # all of them, past the inline limit too
@@ -396,6 +412,10 @@ class Reads:
                 if isinstance(shown, str) and shown:  # the currency as Dataverse names it
                     sub = sub.model_copy(update={"currency": shown})
                 result.append((sub, [model(self.schema, "licensechangelog", r) for r in lcls]))
+                made += 1 + len(lcls)
+                if made >= 200:  # a caller on an event loop keeps its screen live: 12,500 LCLs held it 0.7 s
+                    made = 0
+                    await breathe()
         return result
 
     # -- rows as they are now --------------------------------------------------------------------

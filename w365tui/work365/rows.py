@@ -34,6 +34,7 @@ from w365tui.work365.schema import (
     OPTION,
     ROLES,
     TEXT,
+    FieldSpec,
     SchemaError,
     Work365Schema,
 )
@@ -82,6 +83,13 @@ def _decode(kind: str, raw: Any, option_set: str | None, schema: Work365Schema) 
     return raw if isinstance(raw, str) else str(raw)
 
 
+def _wire_names(schema: Work365Schema, role: str) -> list[tuple[FieldSpec, str | None]]:
+    """Each field of the role with its Web API name (None when the org's table lacks it)."""
+    table = schema.table(role)
+    return [(spec, wire_name(schema, role, spec.name) if table.has(spec.name) else None)
+            for spec in ROLES[role].fields]
+
+
 def decode(schema: Work365Schema, role: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """A row's field values in domain terms, with ``id``, ``etag``, ``state`` and ``status``."""
     table = schema.table(role)
@@ -89,8 +97,7 @@ def decode(schema: Work365Schema, role: str, row: Mapping[str, Any]) -> dict[str
         values: dict[str, Any] = {"id": UUID(str(row[table.primary_id])), "etag": etag_of(row)}
     except (KeyError, ValueError):
         raise RowError(f"a {table.logical_name} row has no valid {table.primary_id}") from None
-    for spec in ROLES[role].fields:
-        name = wire_name(schema, role, spec.name) if table.has(spec.name) else None
+    for spec, name in schema.memo(("wire names", role), lambda: _wire_names(schema, role)):
         if name is not None and name in row:
             try:
                 values[spec.name] = _decode(spec.kind, row[name], spec.option_set, schema)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from w365tui.clients.odata import DataverseClient, EntityMetadata
 from w365tui.domain.enums import (
@@ -31,6 +31,8 @@ from w365tui.domain.enums import (
     ProvisioningStatus,
 )
 from w365tui.settings import SchemaOverrides
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 8
 
@@ -238,7 +240,17 @@ class Work365Schema:
     def meaning(self, option_set: str, value: int | None) -> str | None:
         if value is None:
             return None
-        return next((m for m, v in self.options.get(option_set, {}).items() if v == value), None)
+        meanings = self.memo(("meanings", option_set), lambda: {
+            v: m for m, v in reversed(self.options.get(option_set, {}).items())})  # the first meaning wins
+        return meanings.get(value)
+
+    def memo(self, key: Any, make: Callable[[], T]) -> T:
+        """``make()``, worked out once for this schema (which never changes once made): what
+        reading 50,000 rows would otherwise work out again for each."""
+        memos: dict[Any, Any] = self.__dict__.setdefault("_memos", {})
+        if key not in memos:
+            memos[key] = make()
+        return memos[key]  # type: ignore[no-any-return]
 
     def max_length(self, role: str, name: str) -> int | None:
         table = self.tables.get(role)
