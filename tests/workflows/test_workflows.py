@@ -214,3 +214,32 @@ async def test_a_follow_up_that_cannot_be_read_back_is_reported(session: Session
     unread = await sync.apply_subscription_sync(session, prepared)
     assert unread.ok and unread.followup is None and "could not be checked" in (unread.followup_error or "")
     assert not unread.all_done
+
+
+async def test_subscriptions_synced_before_the_mapping_are_put_on_the_customer_not_created_again(
+        session: Session, sandbox: Sandbox) -> None:
+    conn = sandbox.store.conn
+    customer = conn.execute("SELECT id FROM ion_customer WHERE organization = 'School of Fine Art'").fetchone()[0]
+    conn.execute("UPDATE ion_subscription SET total_licenses = '33' WHERE customer_id = ?", (customer,))  # was 30
+    provider = await session.reads.streamone_provider(session.profile.streamone_connectors)
+    pa = next(a for a in await session.reads.provider_accounts(provider.id) if a.name == "School of Fine Art")
+    school = account_id(sandbox, "School of Fine Art")
+    assert (await base.apply(session, await mapping.prepare_map(session, pa.id, school))).ok
+    (orphan, orphan_lcls), = await session.reads.subscriptions(provider_account_ids=[pa.id])
+    assert orphan.customer_id is None and all(lcl.account_id is None for lcl in orphan_lcls)
+    prepared = await sync.prepare_subscription_sync(session, school)
+    plan = prepared.plan
+    assert plan.stats["create"] == 0 and plan.stats["adopted"] == 1 and not plan.refused
+    assert [(c.verb, c.role) for c in plan.changes] == [("update", "subscription"), ("create", "licensechangelog"),
+                                                        ("update", "licensechangelog")]
+    assert plan.changes[0].after["quantity"] == 33
+    assert (await sync.apply_subscription_sync(session, prepared)).ok
+    (sub, lcls), = await session.reads.subscriptions(account_id=school)
+    assert sub.id == orphan.id  # the one the connector synced, not a second one beside it
+    assert sub.billing_contract_id == prepared.contract.id and sub.quantity == 33 == lcl_total(lcls)
+    assert all(lcl.account_id == school for lcl in lcls)
+    again = await sync.prepare_subscription_sync(session, school)
+    assert again.plan.is_empty  # done: nothing left to sync
+    rows = conn.execute("SELECT COUNT(*) FROM work365_subscription WHERE work365_subscription_customer = ?",
+                        (str(school),)).fetchone()[0]
+    assert rows == 1

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from w365tui.domain.ids import WORDS, AccountIdKind, IdUsage, SubscriptionIdKind, norm_id
@@ -190,6 +192,36 @@ CREATE_LCL_NOTE = ("Work 365 writes each new subscription's Create LCL itself. I
                    "Awaiting Provisioning is set Not Applicable by a follow-up plan, shown and journalled.")
 
 
+def adopt(sub: Subscription, lcls: Sequence[LicenseChangeLog], quantity: int, *, account: Ref, contract: Ref,
+          today: date, unit: int, name_limit: int | None = None,
+          new_id: Callable[[], UUID] = uuid.uuid4) -> list[Change]:
+    """A subscription the connector synced before its tenant was mapped (no customer, no
+    contract) put on the customer and its contract — not created a second time beside it. Its
+    quantity follows StreamOne's (with the Update LCL), its LCLs get the customer, and a Create
+    LCL still Awaiting Provisioning is set Not Applicable in the same write."""
+    if sub.etag is None:
+        raise ValueError(f"{sub.name!r} was read without an ETag")
+    before: dict[str, Any] = {"customer": None, "billingcontract": Ref("billingcontract", sub.billing_contract_id)
+                              if sub.billing_contract_id else None}
+    after: dict[str, Any] = {"customer": account, "billingcontract": contract}
+    changes: list[Change] = []
+    if sub.quantity != quantity:
+        moved, lcl = quantity_change(sub, quantity, today=today, unit=unit, name_limit=name_limit, new_id=new_id)
+        before.update(moved.before)
+        after.update(moved.after)
+        changes.append(replace(lcl, values={**lcl.values, "account": account}))
+    changes.insert(0, Update("subscription", sub.id, sub.etag, before, after, sub.name, unit=unit))
+    for lcl in lcls:
+        if lcl.account_id is not None or lcl.etag is None:
+            continue
+        settle = settle_create_lcl(lcl, sub.name, unit=unit)
+        l_before: dict[str, Any] = {"account": None, **(settle.before if settle else {})}
+        l_after: dict[str, Any] = {"account": account, **(settle.after if settle else {})}
+        changes.append(Update("licensechangelog", lcl.id, lcl.etag, l_before, l_after,
+                              f"{lcl.event.value.capitalize()} {lcl.quantity:+d} on {sub.name}", unit=unit))
+    return changes
+
+
 def plan_subscription_sync(*, provider: Provider, account: Ref, contract: BillingContract,
                            ion: Sequence[tuple[ProviderAccount, IonSubscription]],
                            work365: Sequence[tuple[Subscription, Sequence[LicenseChangeLog]]],
@@ -222,7 +254,10 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
             by_key.setdefault(norm_id(sub.provider_subscription_id), sub)
     changes: list[Change] = []
     matched: set[UUID] = set()
-    creates = updates = unchanged = skipped = 0
+    adopted_lcls: set[UUID] = set()  # LCLs written already with their adopted subscription
+    creates = updates = unchanged = skipped = adopted = 0
+    contract_ref = Ref("billingcontract", contract.id, contract.name)
+    lcls_of = {sub.id: lcls for sub, lcls in on_provider}
     retired: list[str] = []  # inactive in Work 365, active in StreamOne
     pending: list[str] = []  # no id of the kind the connector writes yet
     for pa, item in ion:
@@ -258,6 +293,13 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
         elif not match.is_active:
             skipped += 1
             retired.append(match.name)
+        elif match.customer_id is None:  # synced before its tenant was mapped: it becomes this customer's
+            adoption = adopt(match, lcls_of.get(match.id, ()), item.quantity, account=account, contract=contract_ref,
+                             today=today, unit=len(changes), name_limit=limits.get("licensechangelog.name"),
+                             new_id=new_id)
+            changes.extend(adoption)
+            adopted_lcls.update(c.id for c in adoption if c.role == "licensechangelog")
+            adopted += 1
         elif match.quantity != item.quantity:
             changes.extend(quantity_change(match, item.quantity, today=today, unit=len(changes),
                                            name_limit=limits.get("licensechangelog.name"), new_id=new_id))
@@ -269,6 +311,8 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
         if sub.id not in matched or not sub.is_active:
             continue
         for lcl in lcls:
+            if lcl.id in adopted_lcls:
+                continue
             settle = settle_create_lcl(lcl, sub.name, unit=len(changes))
             if settle is not None:
                 changes.append(settle)
@@ -276,6 +320,8 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
     only = [s for s, _ in on_provider if s.id not in matched and s.is_active]
     summary = (f"{_plural(len(ion), 'StreamOne subscription')}: {creates} new, {updates} quantity "
                f"change{'' if updates == 1 else 's'}, {unchanged} unchanged")
+    if adopted:
+        summary += (f", {adopted} synced before the mapping to put on {contract.name}")
     if settled:
         summary += f", {settled} Create LCL{'' if settled == 1 else 's'} to set Not Applicable"
     warnings = []
@@ -295,5 +341,6 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
     return Plan("sync-subscriptions", title, tuple(changes), context, summary=summary, warnings=tuple(warnings),
                 blocking=tuple(blocking), notes=(CREATE_LCL_NOTE,) if creates else (),
                 stats={"streamone": len(ion), "create": creates, "quantity": updates, "unchanged": unchanged,
+                       "adopted": adopted,
                        "skipped_inactive": skipped, "settle": settled, "only_in_work365": len(only),
                        "pending": len(pending), "id_kind": kind.value}).checked()

@@ -165,6 +165,11 @@ async def prepare_subscription_sync(session: Session, account_id: str | UUID, co
     if progress is not None:
         progress(f"Comparing {len(ion)} StreamOne subscriptions with Work 365…")
     work365 = await session.reads.subscriptions(account_id=account.id)
+    if session.schema.table("subscription").has("provideraccount"):
+        # synced before the tenant was mapped: no customer yet, found by its provider account
+        known = {s.id for s, _ in work365}
+        work365 += [(s, lcls) for s, lcls in await session.reads.subscriptions(provider_account_ids=[p.id for p in mapped])
+                    if s.customer_id is None and s.id not in known]
     usage = await subscription_id_usage(session.reads, session.profile, chosen)
     plan = plan_subscription_sync(provider=chosen, account=account_ref, contract=contract, ion=ion, work365=work365,
                                   today=today or date.today(), connectors=connectors, limits=session.schema.limits(),
