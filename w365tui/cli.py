@@ -155,6 +155,18 @@ def _parser() -> argparse.ArgumentParser:
                              "json: one document with the report, scope, generated time and rows)")
     report.add_argument("--output", metavar="FILE", type=Path, help="write it to FILE instead of standard output")
 
+    onboard = commands.add_parser(
+        "onboard", parents=[profile, output],
+        help="where one customer stands in the onboarding procedure, step by step (exit 0 done, 1 steps remain, "
+             "2 error)",
+        epilog="Exit status: 0 every step is done, 1 steps remain, 2 error — to list customers still mid-onboarding.")
+    named = onboard.add_mutually_exclusive_group(required=True)
+    named.add_argument("--account", metavar="ID", help="the customer's CRM account")
+    named.add_argument("--provider-account", metavar="ID", help="the customer's provider account (mapped or not)")
+    onboard.add_argument("--summary", metavar="FILE", type=Path,
+                         help="also write a Markdown summary for the ticket: the checklist and every plan applied "
+                              "for this customer, from the journal")
+
     mapping = commands.add_parser("map", parents=[write], help="map a provider account to a CRM account")
     mapping.add_argument("--provider-account", metavar="ID", required=True)
     mapping.add_argument("--account", metavar="ID", required=True, help="the CRM account")
@@ -231,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sandbox(args)
         if args.command in ("doctor", "login"):
             return _doctor(args)
-        if args.command in ("sync", "map", "unmap", "plan", "accounts", "subscriptions", "lcl", "report"):
+        if args.command in ("sync", "map", "unmap", "plan", "accounts", "subscriptions", "lcl", "report", "onboard"):
             return _workflow(args)
         return _tui(args)
     except SettingsError as error:
@@ -540,6 +552,8 @@ async def _run(args: argparse.Namespace, session: Any, out: _Output) -> int:
 
     if args.command == "report":
         return await _report(args, session, out)
+    if args.command == "onboard":
+        return await _onboard(args, session, out)
     if args.command == "lcl" and args.lcl_command == "list":
         shown = await lcl.listing(session, args.subscription)
         out.data.update(render.lcl_json(shown))
@@ -615,6 +629,26 @@ async def _report(args: argparse.Namespace, session: Any, out: _Output) -> int:
     out.csv = shapes.to_csv(report)
     out.text(shapes.to_table(report))
     return REFUSED if report.findings else DONE
+
+
+async def _onboard(args: argparse.Namespace, session: Any, out: _Output) -> int:
+    from w365tui.workflows import onboard, render
+    from w365tui.workflows.base import WorkflowError
+
+    if args.summary is not None and (problem := _writable_folder(args.summary)):
+        raise WorkflowError(problem)
+    shown = await onboard.checklist(session, account=args.account, provider_account=args.provider_account)
+    out.data.update(shown.as_json())
+    out.text(render.checklist_text(shown))
+    if args.summary is not None:
+        mine = onboard.plans_for(list(session.journal.plans().values()), shown, profile=session.profile_name,
+                                 organization=session.organization_id)
+        _write_file(args.summary, onboard.summary_markdown(shown, mine))
+        out.data["summary"] = str(args.summary)
+    if shown.unread:
+        out.data["error"] = "a step could not be read from the services"
+        return ERROR
+    return DONE if shown.done else REFUSED
 
 
 async def _show_and_apply(args: argparse.Namespace, session: Any, plan: Any, out: _Output,

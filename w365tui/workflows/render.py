@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from w365tui.workflows.replacement import SubscriptionsView
 
 
-def _change_lines(plan: Plan) -> list[str]:
+def change_lines(plan: Plan) -> list[str]:
     out: list[str] = []
     current = -1
     fields: list[str] = []
@@ -37,7 +37,7 @@ def plan_text(plan: Plan) -> str:
     out = [plan.title]
     if plan.summary:
         out.append(plan.summary)
-    out.extend(_change_lines(plan))
+    out.extend(change_lines(plan))
     out.extend(f"⚠ {w}" for w in plan.warnings)
     out.extend(f"note: {n}" for n in plan.notes)
     out.extend(f"refused: {b}" for b in plan.blocking)
@@ -90,7 +90,7 @@ def record_text(record: PlanRecord) -> str:
         out.append(f"  changeset {index + 1}: {record.changeset_state(index)} ({len(members)} change"
                    f"{'s' if len(members) != 1 else ''})")
     if record.data is not None:
-        out.extend(_change_lines(record.plan()))
+        out.extend(change_lines(record.plan()))
     else:
         out.append("  (written by an older version: operations only)")
         out.extend(f"  {o.get('method')} {o.get('url')}" for o in record.operations)
@@ -361,4 +361,20 @@ def lcl_text(shown: LclListing) -> str:
                      f"{blocker.effective_date.isoformat() if blocker.effective_date else 'no date'}")
         out.append(line)
     out.append(shown.sigma.line())
+    return "\n".join(out)
+
+
+def checklist_text(shown: Any) -> str:
+    """The onboarding checklist: a line per step, what is left under it, and what to do next."""
+    from w365tui.workflows.onboard import DONE
+
+    out = [f"Onboarding {shown.name}: {'done' if shown.done else shown.stage}"]
+    for step in shown.steps:
+        out.append(f"  {step.mark} {step.number}. {step.title}: {step.detail}")
+        if step.state != DONE:
+            out.extend(f"      {item}" for item in step.items[:20])
+            if len(step.items) > 20:
+                out.append(f"      … and {len(step.items) - 20} more")
+        if step.action is not None and step.state != DONE:
+            out.append(f"      next: {step.action.label}, key {step.action.key}")
     return "\n".join(out)
