@@ -33,6 +33,9 @@ APP_COMMANDS: tuple[Command, ...] = (
     Command("app.help", "question_mark,f1", "Help", "help", "Every key, with its binding id", palette=False),
     Command("app.journal", "J", "Journal", "journal", "Every plan applied: finish, roll back or undo one",
             title="Open the journal", show=False),
+    Command("app.onboarding", "O", "Onboarding", "onboarding",
+            "Where the selected customer stands in the onboarding procedure, step by step",
+            title="Onboarding checklist", show=False),
 )
 
 
@@ -79,6 +82,7 @@ class W365App(App[None]):
         self.requested_theme = theme
         self.journal = journal
         self.session: Session | None = None
+        self.onboarding_last: tuple[str, Any] | None = None  # the customer whose checklist was last opened
         self.sub_title = self._subtitle()
 
     def _subtitle(self, session: Session | None = None) -> str:
@@ -217,6 +221,35 @@ class W365App(App[None]):
                      severity="warning", timeout=10)
             return
         pane.action_map()
+
+    @work(exclusive=True, exit_on_error=False, group="open-account")
+    async def open_customer_on(self, pane_id: str, account_id: Any) -> None:
+        """Pane ``pane_id`` on this CRM account (read first: the pane shows the record)."""
+        assert self.session is not None
+        account = await self.session.reads.account(account_id)
+        if account is None:
+            self.say(f"No CRM account has the id {account_id}.", severity="error", timeout=12)
+            return
+        self.show_on(pane_id, account)
+
+    def action_onboarding(self) -> None:
+        """The onboarding checklist of the customer the pane shows (else the last one seen)."""
+        from w365tui.ui.onboarding import OnboardingScreen
+
+        if self.session is None:
+            self.say("Not connected yet. Press r to try again.", severity="warning")
+            return
+        if isinstance(self.screen, OnboardingScreen):
+            return
+        pane = self.active_pane
+        target = (pane.onboarding_target() if pane is not None else None) or self.onboarding_last
+        if target is None:
+            self.say("Choose a customer first: a provider account in pane 1, or a customer in panes 2, 3 or 5.",
+                     severity="warning")
+            return
+        self.onboarding_last = target
+        kind, record = target
+        self.push_screen(OnboardingScreen(self.session, **{kind: record}))
 
     def show_on(self, pane_id: str, account: Any) -> None:
         """Open pane ``pane_id`` on this CRM account."""

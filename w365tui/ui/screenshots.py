@@ -174,6 +174,56 @@ async def reports(app: W365App, pilot: object) -> None:
     await pilot.pause(0.1)  # type: ignore[attr-defined]
 
 
+async def onboarding(app: W365App, pilot: object) -> None:
+    """School of Fine Art taken from unmapped to done by the checklist's keys, its checklist shown."""
+    from w365tui.ui.onboarding import OnboardingScreen
+    from w365tui.ui.screens import ChoiceScreen
+
+    def checked(marks: str) -> Callable[[], bool]:
+        def ready() -> bool:
+            screen = app.screen
+            return isinstance(screen, OnboardingScreen) and screen.checklist is not None and \
+                "".join(s.mark for s in screen.checklist.steps) == marks
+        return ready
+
+    await _ready(app, pilot)
+    pane = app.query_one(ProviderAccountsPane)
+    await _press(pilot, "slash", *"School of Fine Art", "enter")
+    await _until(pilot, lambda: pane.current is not None and pane.current.account.name == "School of Fine Art")
+    await _press(pilot, "O")
+    await _until(pilot, checked("✓✓→····"))
+    await _press(pilot, "enter")
+    await _until(pilot, lambda: isinstance(app.screen, AccountPickerScreen)
+                 and app.screen.query_one("#picker-results").current_row is not None)  # type: ignore[attr-defined]
+    await _press(pilot, "enter")
+    await _until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+    await _press(pilot, "y")
+    await _until(pilot, lambda: pane.current is not None and pane.current.account.is_mapped)
+    await _press(pilot, "O")
+    await _until(pilot, checked("✓✓✓→··→"))
+    await _press(pilot, "enter")
+    customers = app.query_one(CustomersPane)
+    await _until(pilot, lambda: customers.current is not None and customers.table.has_focus)
+    await _press(pilot, "b")
+    await _until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+    await _press(pilot, "enter")
+    await _until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+    await _press(pilot, "y")
+    await _until(pilot, lambda: not isinstance(app.screen, ReviewScreen) and not customers.applying)
+    await _press(pilot, "O")
+    await _until(pilot, checked("✓✓✓✓✓✓✓"))
+    await pilot.pause(0.1)  # type: ignore[attr-defined]
+
+
+async def onboarding_summary(app: W365App, pilot: object) -> None:
+    from w365tui.ui.onboarding import SummaryScreen
+
+    await onboarding(app, pilot)
+    await _press(pilot, "t")
+    await _until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+    await pilot.pause(0.1)  # type: ignore[attr-defined]
+
+
 SCENES: dict[str, Scene] = {
     "1-provider-accounts": provider_accounts,
     "1-map-dialog": map_dialog,
@@ -187,6 +237,8 @@ SCENES: dict[str, Scene] = {
     "3-replace-review": replace_review,
     "4-license-change-logs": lcls,
     "5-reports": reports,
+    "onboarding": onboarding,
+    "onboarding-summary": onboarding_summary,
     "help": help_screen,
 }
 

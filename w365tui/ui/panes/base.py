@@ -158,6 +158,11 @@ class Pane(Vertical):
         """Show this CRM account's records; False when the pane shows none by customer."""
         return False
 
+    def onboarding_target(self) -> tuple[str, Any] | None:
+        """The customer whose onboarding checklist the pane offers: ("account", id) or
+        ("provider_account", id); None when it shows none."""
+        return None
+
     def status(self, text: str) -> None:
         """One line of what the pane is doing (panes with a status line override this)."""
 

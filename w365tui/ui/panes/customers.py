@@ -125,6 +125,7 @@ class CustomersPane(Pane):
         self.asked = 0  # questions put to the service: an answer to an older one is dropped
         self._keyed = 0.0  # when the last question was typed (monotonic seconds)
         self.epoch = 0  # what was read before a write or a reload is read again, not kept
+        self.wanted: UUID | None = None  # the account to put the cursor on when the answer comes
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Connecting…"), id="cu-status")
@@ -224,6 +225,11 @@ class CustomersPane(Pane):
         self.hits = {h.account.id: h for h in hits}
         self.shown = self.text
         self.table.set_rows([self._row(h) for h in hits], keep_cursor=again)
+        if self.wanted is not None and self.wanted in self.hits:  # opened on this account
+            keys = [r.key for r in self.table.visible_rows()]
+            self.table.cursor = keys.index(self.wanted)
+            self.wanted = None
+            self.table.focus()  # its keys act on it at once
         self.status_done()
         missing = [h.account for h in hits[:100] if h.account.id not in self.detailed]
         if missing and self.session is not None:
@@ -272,6 +278,16 @@ class CustomersPane(Pane):
             self.box.focus()
 
     # -- one customer ---------------------------------------------------------------------------------
+    def onboarding_target(self) -> tuple[str, Any] | None:
+        account = self.current
+        return ("account", account.id) if account is not None else None
+
+    def show_customer(self, account: Account) -> bool:
+        """Search for this account by name, the cursor put on it when the answer comes."""
+        self.wanted = account.id
+        self.box.value = account.name  # asked as if typed
+        return True
+
     @property
     def current(self) -> Account | None:
         if not self.is_mounted:

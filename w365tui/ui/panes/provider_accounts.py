@@ -579,6 +579,14 @@ class ProviderAccountsPane(Pane):
         profile = await self._cloud_profile(customer_id)
         self.post_message(self.TenantsLoaded(self.customers, {**self.profiles, customer_id: profile}, single=customer_id))
 
+    def onboarding_target(self) -> tuple[str, Any] | None:
+        row = self.current
+        if row is None:
+            return None
+        if row.account.account_id is not None:  # mapped: the customer is its CRM account
+            return ("account", row.account.account_id)
+        return ("provider_account", row.account.id)
+
     @property
     def current(self) -> AccountRow | None:
         selected = self.table.current_row if self.is_mounted else None

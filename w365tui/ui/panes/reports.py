@@ -434,6 +434,9 @@ class ReportsPane(Pane):
         self.fixing = None
         self.run_report()
 
+    def onboarding_target(self) -> tuple[str, Any] | None:
+        return ("account", self.scope.id) if self.scope.kind == "customer" and self.scope.id else None
+
     def show_customer(self, account: Any) -> bool:
         self.set_scope(r.Scope("customer", account.id, account.name))
         return True

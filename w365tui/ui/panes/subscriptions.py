@@ -165,6 +165,9 @@ class SubscriptionsPane(Pane):
         if self.account is not None:
             self.load(self.account.id, self.contract_id, self.epoch)
 
+    def onboarding_target(self) -> tuple[str, Any] | None:
+        return ("account", self.account.id) if self.account is not None else None
+
     def show_customer(self, account: Account) -> bool:
         if self.account is None or self.account.id != account.id:
             self.by_hand, self.apart, self.marked = {}, set(), set()
