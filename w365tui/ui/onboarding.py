@@ -36,7 +36,7 @@ def _actionable(screen: OnboardingScreen) -> bool:
 
 class OnboardingScreen(Screen[None]):
     DEFAULT_CSS = """
-    OnboardingScreen #ob-status { height: 2; padding: 0 1; }
+    OnboardingScreen #ob-status { height: auto; max-height: 3; padding: 0 1; }
     OnboardingScreen #ob-table { height: 9; }
     OnboardingScreen #ob-detail { height: 1fr; border-top: solid $primary 50%; padding: 0 1; }
     """
@@ -163,8 +163,12 @@ class OnboardingScreen(Screen[None]):
         if len(step.items) > 50:
             text.append(f"  … and {len(step.items) - 50} more\n")
         if step.action is not None and step.state != "done":
-            pane = PANE_NUMBERS.get(step.action.pane, "?")
-            text.append(f"enter: {step.action.label} — opens pane {pane} there; then {step.action.key}", style="bold")
+            if step.action.pane == "provider-accounts":  # its map dialog opens with the pane
+                text.append("enter: map it — opens pane 1's map dialog on it", style="bold")
+            else:
+                pane = PANE_NUMBERS.get(step.action.pane, "?")
+                text.append(f"enter: {step.action.label} — opens pane {pane} on it; then {step.action.key} there",
+                            style="bold")
         detail.update(text)
 
     # -- acting --------------------------------------------------------------------------------

@@ -261,7 +261,8 @@ async def _checked(session: Session, account: Account) -> Step:
     if not view.flags:
         return Step(5, "checked", title, DONE, "every active subscription has its contract, customer and pricing")
     return Step(5, "checked", title, TODO, f"{_plural(len(view.flags), 'problem')} on the subscriptions",
-                Action("subscriptions", account.id, "enter", "see them side by side (pane 3)"),
+                Action("subscriptions", account.id, "enter",
+                       "see them in pane 3 (prices and contracts of synced subscriptions are set in Work 365)"),
                 tuple(f"{f.subscription}: {f.problem}" for f in view.flags))
 
 
