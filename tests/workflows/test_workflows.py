@@ -227,6 +227,8 @@ async def test_subscriptions_synced_before_the_mapping_are_put_on_the_customer_n
     assert (await base.apply(session, await mapping.prepare_map(session, pa.id, school))).ok
     (orphan, orphan_lcls), = await session.reads.subscriptions(provider_account_ids=[pa.id])
     assert orphan.customer_id is None and all(lcl.account_id is None for lcl in orphan_lcls)
+    conn.execute("UPDATE work365_licensechangelog SET work365_provisioningstatus = 757320000 WHERE "
+                 "work365_subscription = ?", (str(orphan.id),))  # its Create LCL as Work 365 writes it
     prepared = await sync.prepare_subscription_sync(session, school)
     plan = prepared.plan
     assert plan.stats["create"] == 0 and plan.stats["adopted"] == 1 and not plan.refused
@@ -243,3 +245,13 @@ async def test_subscriptions_synced_before_the_mapping_are_put_on_the_customer_n
     rows = conn.execute("SELECT COUNT(*) FROM work365_subscription WHERE work365_subscription_customer = ?",
                         (str(school),)).fetchone()[0]
     assert rows == 1
+    # undone: the subscription back as the connector left it (a Create LCL never back to Awaiting)
+    (applied,) = [r for r in session.journal.plans().values() if r.kind == "sync-subscriptions"]
+    undo = await plans.prepare_undo(session, applied.plan_id)
+    assert not undo.refused, undo.blocking
+    assert (await plans.apply_inverse(session, undo)).ok
+    (sub, lcls), = await session.reads.subscriptions(provider_account_ids=[pa.id])
+    assert sub.customer_id is None and sub.billing_contract_id is None and sub.quantity == 30 == lcl_total(lcls)
+    original = {lcl.id for lcl in orphan_lcls}
+    assert all(lcl.account_id is None for lcl in lcls if lcl.id in original)  # the Update LCL is reversed, not deleted
+    assert all(lcl.provisioning_status is not ProvisioningStatus.AWAITING_PROVISIONING for lcl in lcls)

@@ -390,11 +390,17 @@ def invert(change: Change, current: Current | None, *, today: date, new_id: Call
         if now != dict(change.after):
             return (), f"{change.label} was changed since (now {_describe(now)}); left as it is"
         restore = dict(change.before)
+        written = dict(change.after)
         if restore.get("provisioningstatus") == Option("provisioning_status", "awaiting_provisioning"):
-            return (), (f"{change.label}: not set back to Awaiting Provisioning, which would order the change "
-                        "at the provider again")
+            # never back to Awaiting Provisioning: that would order the change at the provider again;
+            # what else the write changed (an adopted subscription's LCL given its customer) is undone
+            del restore["provisioningstatus"]
+            written.pop("provisioningstatus", None)
+            if not restore:
+                return (), (f"{change.label}: not set back to Awaiting Provisioning, which would order the change "
+                            "at the provider again")
         # ``now`` equals what was written; the plan's own values carry the names people read
-        return (Update(change.role, change.id, current.etag or "", dict(change.after), restore, change.label,
+        return (Update(change.role, change.id, current.etag or "", written, restore, change.label,
                        unit=unit),), None
     if not same_state(current.state, change.after_state):
         return (), f"{change.label} is {current.state} now, not {change.after_state}; left as it is"

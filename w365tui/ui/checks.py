@@ -17,6 +17,7 @@ def _owners() -> dict[str, list[type]]:
     from w365tui.ui import screens
     from w365tui.ui.app import W365App
     from w365tui.ui.journal import JournalScreen
+    from w365tui.ui.onboarding import OnboardingScreen, SummaryScreen
     from w365tui.ui.panes import PANES
     from w365tui.ui.panes.provider_accounts import ProviderAccountScreen
     from w365tui.ui.widgets.filtered_list import FilteredList
@@ -25,7 +26,7 @@ def _owners() -> dict[str, list[type]]:
     widgets: list[type] = [RecordTable, FilteredList]
     scopes: dict[str, list[type]] = {f"pane {pane.TITLE}": [W365App, pane, *widgets] for pane in PANES}
     for screen in (screens.HelpScreen, screens.ReviewScreen, screens.AccountPickerScreen, screens.ChoiceScreen,
-                   JournalScreen, ProviderAccountScreen):
+                   JournalScreen, ProviderAccountScreen, OnboardingScreen, SummaryScreen):
         scopes[f"screen {screen.__name__}"] = [screen, *widgets]
     return scopes
 

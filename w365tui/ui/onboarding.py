@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
@@ -215,7 +216,8 @@ class SummaryScreen(ModalScreen[None]):
     SummaryScreen > VerticalScroll { width: 96%; height: 90%; border: round $primary; padding: 0 1;
                                      background: $surface; }
     """
-    BINDINGS: ClassVar[list[Any]] = [("escape,q", "dismiss_screen", "Close"), ("c", "copy", "Copy")]
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape,q", "dismiss_screen", "Close", id="summary.close"),
+                                     Binding("c", "copy", "Copy", id="summary.copy")]
 
     def __init__(self, markdown: str) -> None:
         super().__init__()
