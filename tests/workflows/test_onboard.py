@@ -126,3 +126,38 @@ async def test_a_customer_must_be_named_once_and_exist(session: Session, sandbox
 
 def test_service_text_in_the_summary_is_literal_markdown() -> None:
     assert onboard._md("[bold]Evil[/] *Corp*\n# x\x1b[2J") == "\\[bold\\]Evil\\[/\\] \\*Corp\\* \\# x \\[2J"
+
+
+async def test_a_customer_of_several_tenants_is_the_same_checklist_from_either_side(session: Session,
+                                                                                   sandbox: Sandbox) -> None:
+    coho = account_id(sandbox, "Coho Winery")
+    eu = provider_account_id(sandbox, "Coho Winery (EU tenant)")
+    by_account = await onboard.checklist(session, account=coho)
+    by_tenant = await onboard.checklist(session, provider_account=eu)  # mapped: the customer is its account
+    assert {p.name for p in by_tenant.provider_accounts} == {"Coho Winery", "Coho Winery (EU tenant)"}
+    assert states(by_tenant) == states(by_account) and by_tenant.customer_ids == by_account.customer_ids
+    # one tenant with nothing active in StreamOne does not hold the customer back: it is listed
+    sandbox.store.conn.execute("UPDATE ion_subscription SET status = 'suspended' WHERE customer_id = ?",
+                               (int(by_account.customer_ids[1]),))
+    step = (await onboard.checklist(session, account=coho)).steps[0]
+    assert step.state == onboard.DONE and step.items == (
+        f"customer {by_account.customer_ids[1]} has no active subscription yet (the order is placed in StreamOne)",)
+
+
+async def test_step_4_is_not_done_while_streamone_holds_a_subscription_the_sync_must_leave(
+        session: Session, sandbox: Sandbox) -> None:
+    lamna = account_id(sandbox, "Lamna Healthcare GmbH")
+    customer = sandbox.store.conn.execute("SELECT id FROM ion_customer WHERE organization = 'Lamna Healthcare GmbH'"
+                                          ).fetchone()[0]
+    sandbox.store.conn.execute(
+        "INSERT INTO ion_subscription (id, customer_id, subscription_id, name, total_licenses, status, "
+        "sku_display_name, billing_cycle, billing_term, start_date) VALUES (9999004, ?, NULL, 'Teams', '2', "
+        "'active', 'Teams Essentials', 'monthly', 'P1M', '2025-02-01T00:00:00Z')", (customer,))
+    shown = await onboard.checklist(session, account=lamna)
+    step = shown.steps[3]
+    assert step.state == onboard.BLOCKED and "Teams Essentials" in step.detail and not shown.done
+
+
+async def test_the_reports_step_opens_pane_5_on_the_report_with_findings(session: Session, sandbox: Sandbox) -> None:
+    step = (await onboard.checklist(session, account=account_id(sandbox, "Fourth Coffee"))).steps[6]
+    assert (step.action.pane, step.action.report) == ("reports", "missing-data")

@@ -223,12 +223,19 @@ class W365App(App[None]):
         pane.action_map()
 
     @work(exclusive=True, exit_on_error=False, group="open-account")
-    async def open_customer_on(self, pane_id: str, account_id: Any) -> None:
-        """Pane ``pane_id`` on this CRM account (read first: the pane shows the record)."""
+    async def open_customer_on(self, pane_id: str, account_id: Any, report: str | None = None) -> None:
+        """Pane ``pane_id`` on this CRM account (read first: the pane shows the record); pane 5
+        on ``report``."""
+        from w365tui.ui.panes.reports import ReportsPane
+
         assert self.session is not None
         account = await self.session.reads.account(account_id)
         if account is None:
             self.say(f"No CRM account has the id {account_id}.", severity="error", timeout=12)
+            return
+        if pane_id == ReportsPane.PANE_ID:
+            self.query_one(ReportsPane).show_customer(account, report)
+            self.action_pane(pane_id)
             return
         self.show_on(pane_id, account)
 

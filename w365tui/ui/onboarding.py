@@ -192,7 +192,7 @@ class OnboardingScreen(Screen[None]):
         elif action.pane == "subscriptions":
             app.open_subscriptions(action.record)
         else:
-            app.open_customer_on(action.pane, action.record)
+            app.open_customer_on(action.pane, action.record, action.report)
 
     def action_summary(self) -> None:
         if self.checklist is None:

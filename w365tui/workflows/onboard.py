@@ -15,6 +15,7 @@ from uuid import UUID
 
 from w365tui.clients.http import W365Error
 from w365tui.domain.models import Account, ProviderAccount
+from w365tui.work365.reads import ReadError
 from w365tui.workflows.base import WorkflowError, parse_id
 
 if TYPE_CHECKING:
@@ -34,9 +35,11 @@ class Action:
     record: UUID
     key: str  # the key that does it, once there
     label: str  # what it does, said beside the step
+    report: str | None = None  # pane 5: the report to show
 
     def as_json(self) -> dict[str, Any]:
-        return {"pane": self.pane, "record": str(self.record), "key": self.key, "label": self.label}
+        return {"pane": self.pane, "record": str(self.record), "key": self.key, "label": self.label,
+                **({"report": self.report} if self.report else {})}
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,6 @@ class _Found:
 
     account: Account | None = None
     provider_accounts: list[ProviderAccount] = field(default_factory=list)
-    other_account: Account | None = None  # the account the given provider account is mapped to, when not this one
     customer_ids: list[str] = field(default_factory=list)
 
 
@@ -132,9 +134,14 @@ async def checklist(session: Session, *, account: str | UUID | None = None,
             raise WorkflowError(f"no provider account has the id {wanted}")
         if pa.provider_id != techdata.id:
             raise WorkflowError(f"{pa.name} is not on the TechData provider ({techdata.name})")
+        if not pa.is_active:
+            raise WorkflowError(f"{pa.name} is inactive: StreamOne no longer lists its customer")
         found.provider_accounts = [pa]
-        if pa.account_id is not None:
+        if pa.account_id is not None:  # mapped: the customer is its CRM account, with all its provider accounts
             found.account = await session.reads.account(pa.account_id)
+            if found.account is not None:
+                found.provider_accounts = [p for p in await session.reads.provider_accounts(
+                    techdata.id, mapped_to=found.account.id) if p.is_active] or [pa]
     else:
         wanted = parse_id(account or "", "CRM account")
         found.account = await session.reads.account(wanted)
@@ -183,16 +190,17 @@ async def _streamone(session: Session, found: _Found) -> Step:
                 missing.append(f"{pa.name}: no StreamOne customer holds {pa.provider_specific_id or 'its id'}")
                 continue
             found.customer_ids.append(customer_id)
-            count = sum([1 async for _ in session.ion.subscriptions(customer_id)])
+            count = sum([1 async for s in session.ion.subscriptions(customer_id) if s.is_active])
             if count:
-                counts.append(f"customer {customer_id}: {_plural(count, 'subscription')}")
+                counts.append(f"customer {customer_id}: {_plural(count, 'active subscription')}")
             else:
-                missing.append(f"customer {customer_id} has no subscriptions yet: the order is placed in StreamOne")
+                missing.append(f"customer {customer_id} has no active subscription yet (the order is placed in "
+                               "StreamOne)")
     except W365Error as error:
         return Step(1, "streamone", title, UNREAD, f"StreamOne could not be read: {error}")
-    if missing:
-        return Step(1, "streamone", title, BLOCKED, "; ".join(missing), items=tuple(counts))
-    return Step(1, "streamone", title, DONE, "; ".join(counts))
+    if not counts:  # nothing provisioned for this customer yet
+        return Step(1, "streamone", title, BLOCKED, "; ".join(missing))
+    return Step(1, "streamone", title, DONE, "; ".join(counts), items=tuple(missing))
 
 
 def _synced_account(found: _Found) -> Step:
@@ -233,15 +241,23 @@ async def _subscriptions(session: Session, account: Account, techdata: Any) -> S
     title = "Subscriptions synced onto a billing contract"
     try:
         prepared = await prepare_subscription_sync(session, account.id, which=techdata)
-    except WorkflowError as error:  # no contract, or several and no default
-        return Step(4, "subscriptions", title, BLOCKED, str(error), Action("customers", account.id, "b", "sync (pane 2)"))
-    except W365Error as error:
+    except (W365Error, ReadError) as error:
         return Step(4, "subscriptions", title, UNREAD, f"could not be read: {error}")
+    except WorkflowError as error:  # no contract, several and no default, or StreamOne unread
+        state = UNREAD if "could not be read" in str(error) else BLOCKED
+        return Step(4, "subscriptions", title, state, str(error), Action("customers", account.id, "b", "sync (pane 2)"))
     plan = prepared.plan
     if plan.blocking:
         return Step(4, "subscriptions", title, BLOCKED, "; ".join(plan.blocking),
                     Action("customers", account.id, "b", "sync (pane 2)"))
     contract = prepared.contract.name if prepared.contract else "?"
+    left = [w for w in plan.warnings if w.startswith("not read from StreamOne")]
+    if left:  # a provider account's subscriptions could not be read: done cannot be said
+        return Step(4, "subscriptions", title, UNREAD, "; ".join(left))
+    held_back = [w for w in plan.warnings if plan.stats.get("pending") and "without" in w
+                 or plan.stats.get("skipped_inactive") and "inactive in Work 365" in w]
+    if plan.is_empty and held_back:  # nothing the sync can do, but not all synced
+        return Step(4, "subscriptions", title, BLOCKED, "; ".join(held_back))
     if plan.is_empty:
         return Step(4, "subscriptions", title, DONE,
                     f"{_plural(len(prepared.ion), 'StreamOne subscription')}, all on {contract}")
@@ -261,8 +277,8 @@ async def _checked(session: Session, account: Account) -> Step:
     if not view.flags:
         return Step(5, "checked", title, DONE, "every active subscription has its contract, customer and pricing")
     return Step(5, "checked", title, TODO, f"{_plural(len(view.flags), 'problem')} on the subscriptions",
-                Action("subscriptions", account.id, "enter",
-                       "see them in pane 3 (prices and contracts of synced subscriptions are set in Work 365)"),
+                Action("customers", account.id, "o",
+                       "see them in pane 2 (prices and contracts of synced subscriptions are set in Work 365)"),
                 tuple(f"{f.subscription}: {f.problem}" for f in view.flags))
 
 
@@ -296,6 +312,7 @@ async def _reports(session: Session, account: Account) -> Step:
     found: list[str] = []
     items: list[str] = []
     apart = 0
+    first: str | None = None  # the first report with findings: pane 5 opens on it
     try:
         for name in REPORTS:
             report = await run(session, name, scope)
@@ -304,17 +321,18 @@ async def _reports(session: Session, account: Account) -> Step:
             apart += len(report.rows) - len(rows)
             count = len(rows) + report.left_out
             if count:
+                first = first or name
                 found.append(f"{report.title}: {count}")
                 items += [f"{report.title}: " + " · ".join(str(row.get(c.key)) for c in report.columns[:3]
                                                           if row.get(c.key) not in (None, ""))
                           for row in rows[:10]]
-    except W365Error as error:
+    except (W365Error, WorkflowError, ReadError) as error:
         return Step(7, "reports", title, UNREAD, f"could not be run: {error}")
     if not found:
         return Step(7, "reports", title, DONE, "LCL mismatch, license mismatch and missing data: nothing"
                     + (f" (and {_plural(apart, 'inactive subscription')} listed apart)" if apart else ""))
     return Step(7, "reports", title, TODO, "; ".join(found),
-                Action("reports", account.id, "enter", "fix each row (pane 5)"), tuple(items))
+                Action("reports", account.id, "enter", "fix each row (pane 5)", report=first), tuple(items))
 
 
 # -- the summary for the ticket --------------------------------------------------------------------
@@ -328,6 +346,8 @@ def plans_for(records: Sequence[PlanRecord], shown: Checklist, *, profile: str,
     for record in records:
         if record.data is None or record.profile != profile or (organization and record.organization
                                                                 and record.organization != organization):
+            continue
+        if record.status == "failed":  # nothing of it was written
             continue
         plan = record.plan()
         c = plan.context

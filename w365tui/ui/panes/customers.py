@@ -228,8 +228,8 @@ class CustomersPane(Pane):
         if self.wanted is not None and self.wanted in self.hits:  # opened on this account
             keys = [r.key for r in self.table.visible_rows()]
             self.table.cursor = keys.index(self.wanted)
-            self.wanted = None
             self.table.focus()  # its keys act on it at once
+        self.wanted = None  # one answer: a later search never moves the cursor for it
         self.status_done()
         missing = [h.account for h in hits[:100] if h.account.id not in self.detailed]
         if missing and self.session is not None:
@@ -285,7 +285,10 @@ class CustomersPane(Pane):
     def show_customer(self, account: Account) -> bool:
         """Search for this account by name, the cursor put on it when the answer comes."""
         self.wanted = account.id
-        self.box.value = account.name  # asked as if typed
+        if self.box.value == account.name:  # no change to announce: asked again directly
+            self.ask(account.name)
+        else:
+            self.box.value = account.name  # asked as if typed
         return True
 
     @property

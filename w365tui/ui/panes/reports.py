@@ -437,7 +437,10 @@ class ReportsPane(Pane):
     def onboarding_target(self) -> tuple[str, Any] | None:
         return ("account", self.scope.id) if self.scope.kind == "customer" and self.scope.id else None
 
-    def show_customer(self, account: Any) -> bool:
+    def show_customer(self, account: Any, report: str | None = None) -> bool:
+        if report is not None and report in r.REPORTS:
+            self.name_shown = report  # the scope's run shows it
+            self.report = None
         self.set_scope(r.Scope("customer", account.id, account.name))
         return True
 
