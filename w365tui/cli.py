@@ -643,7 +643,10 @@ async def _onboard(args: argparse.Namespace, session: Any, out: _Output) -> int:
     if args.summary is not None:
         mine = onboard.plans_for(list(session.journal.plans().values()), shown, profile=session.profile_name,
                                  organization=session.organization_id)
-        _write_file(args.summary, onboard.summary_markdown(shown, mine))
+        try:
+            _write_file(args.summary, onboard.summary_markdown(shown, mine))
+        except OSError as error:
+            raise WorkflowError(f"cannot write {args.summary}: {error.strerror or error}") from None
         out.data["summary"] = str(args.summary)
     if shown.unread:
         out.data["error"] = "a step could not be read from the services"

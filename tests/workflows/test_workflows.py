@@ -255,3 +255,15 @@ async def test_subscriptions_synced_before_the_mapping_are_put_on_the_customer_n
     original = {lcl.id for lcl in orphan_lcls}
     assert all(lcl.account_id is None for lcl in lcls if lcl.id in original)  # the Update LCL is reversed, not deleted
     assert all(lcl.provisioning_status is not ProvisioningStatus.AWAITING_PROVISIONING for lcl in lcls)
+
+
+async def test_a_tenant_mapped_to_another_customer_is_not_synced_a_second_time(session: Session,
+                                                                               sandbox: Sandbox) -> None:
+    provider = await session.reads.streamone_provider(session.profile.streamone_connectors)
+    fabrikam = next(a for a in await session.reads.provider_accounts(provider.id) if a.name == "Fabrikam, Inc.")
+    lamna = account_id(sandbox, "Lamna Healthcare GmbH")
+    remap = await mapping.prepare_map(session, fabrikam.id, lamna, replace=True)
+    assert (await base.apply(session, remap)).ok
+    prepared = await sync.prepare_subscription_sync(session, lamna)
+    assert prepared.plan.refused and "would bill the licences twice" in prepared.plan.blocking[0]
+    assert "Microsoft 365 Business Standard (monthly)" in prepared.plan.blocking[0]

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from w365tui.clients.http import W365Error
 from w365tui.domain.ids import AccountIdKind, kind_of, norm_id
-from w365tui.domain.models import Account, BillingContract, Provider, ProviderAccount
+from w365tui.domain.models import Account, BillingContract, Provider, ProviderAccount, Subscription
 from w365tui.domain.plan import Create, Plan, Ref
 from w365tui.domain.rules import settle_create_lcl, streamone_problem
 from w365tui.domain.streamone import Customer, IonSubscription
@@ -165,11 +165,16 @@ async def prepare_subscription_sync(session: Session, account_id: str | UUID, co
     if progress is not None:
         progress(f"Comparing {len(ion)} StreamOne subscriptions with Work 365…")
     work365 = await session.reads.subscriptions(account_id=account.id)
-    if session.schema.table("subscription").has("provideraccount"):
+    elsewhere: list[Subscription] = []
+    no_column = not session.schema.table("subscription").has("provideraccount")
+    if not no_column:
         # synced before the tenant was mapped: no customer yet, found by its provider account
         known = {s.id for s, _ in work365}
-        work365 += [(s, lcls) for s, lcls in await session.reads.subscriptions(provider_account_ids=[p.id for p in mapped])
-                    if s.customer_id is None and s.id not in known]
+        for s, lcls in await session.reads.subscriptions(provider_account_ids=[p.id for p in mapped]):
+            if s.customer_id is None and s.id not in known:
+                work365.append((s, lcls))
+            elif s.customer_id is not None and s.customer_id != account.id and s.is_active:
+                elsewhere.append(s)  # the tenant was mapped to another customer before
     usage = await subscription_id_usage(session.reads, session.profile, chosen)
     plan = plan_subscription_sync(provider=chosen, account=account_ref, contract=contract, ion=ion, work365=work365,
                                   today=today or date.today(), connectors=connectors, limits=session.schema.limits(),
@@ -177,6 +182,18 @@ async def prepare_subscription_sync(session: Session, account_id: str | UUID, co
     if unread:
         plan = replace(plan, warnings=plan.warnings + (
             f"not read from StreamOne, so left out of this sync: the subscriptions of {'; '.join(unread)}",))
+    held = {norm_id(s.provider_subscription_id): s for s in elsewhere if s.provider_subscription_id}
+    twice = [held[key] for c in plan.changes if c.role == "subscription" and isinstance(c, Create)
+             if (key := norm_id(str(c.values.get("providersubscriptionid") or ""))) in held]
+    if twice:
+        names = ", ".join(s.name for s in twice[:5]) + (" …" if len(twice) > 5 else "")
+        plan = plan.blocked(f"{len(twice)} of these subscriptions {'are' if len(twice) != 1 else 'is'} already in "
+                            f"Work 365 on another customer, this tenant's before ({names}): creating them for "
+                            f"{account.name} too would bill the licences twice; retire or move those first")
+    if no_column:
+        plan = replace(plan, warnings=plan.warnings + (
+            "this org's subscriptions have no provider account column: a subscription synced before the mapping "
+            "cannot be found, and one may be created a second time; check for duplicates after",))
     return SubscriptionSync(guarded(session, plan), chosen, account, contract, mapped, ion)
 
 
