@@ -47,8 +47,8 @@ async def test_a_plan_left_in_doubt_is_shown_at_start_checked_and_finished(sandb
     app = app_for(sandbox, journal)
     async with app.run_test(size=(80, 24)) as pilot:
         state = Running(app, pilot, sandbox, journal)
-        await state.until(lambda: isinstance(app.screen, JournalScreen)  # opened on its own
-                          and app.screen.query_one(RecordTable).current_row is not None)
+        await state.until(lambda: isinstance(app.screen, JournalScreen)  # opened on its own, its list drawn
+                          and any(t.current_row is not None for t in app.screen.query(RecordTable)))
         table = app.screen.query_one(RecordTable)
         assert table.current_row.key == plan_id and table.current_row.cells[2] == "in doubt"
         await state.until(lambda: found in detail(app))  # read from the service, not guessed

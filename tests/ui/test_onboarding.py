@@ -35,7 +35,8 @@ async def test_a_customer_goes_from_unmapped_to_done_by_keys_alone(running: Runn
     assert screen.current.number == 3  # the cursor on the step to do next
     await running.press("enter")  # pane 1's map dialog, on this provider account
     await running.until(lambda: isinstance(running.app.screen, AccountPickerScreen))
-    await running.until(lambda: running.app.screen.query_one("#picker-results").current_row is not None)
+    await running.until(lambda: any(t.current_row is not None  # composed, its suggestions listed
+                                    for t in running.app.screen.query("#picker-results")))
     await running.press("enter")
     await running.until(lambda: isinstance(running.app.screen, ReviewScreen))
     await running.press("y")

@@ -194,7 +194,7 @@ async def onboarding(app: W365App, pilot: object) -> None:
     await _until(pilot, checked("✓✓→····"))
     await _press(pilot, "enter")
     await _until(pilot, lambda: isinstance(app.screen, AccountPickerScreen)
-                 and app.screen.query_one("#picker-results").current_row is not None)  # type: ignore[attr-defined]
+                 and any(t.current_row is not None for t in app.screen.query("#picker-results")))  # type: ignore[attr-defined]
     await _press(pilot, "enter")
     await _until(pilot, lambda: isinstance(app.screen, ReviewScreen))
     await _press(pilot, "y")
