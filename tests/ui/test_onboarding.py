@@ -86,3 +86,24 @@ async def test_without_a_customer_the_key_says_what_to_choose(running: Running) 
     await running.press("O")
     assert not isinstance(running.app.screen, OnboardingScreen)
     assert any("Choose a customer first" in str(n.message) for n in running.app._notifications)
+
+
+async def test_the_reports_step_opens_pane_5_on_the_customer_and_the_report_with_findings(running: Running) -> None:
+    from w365tui.ui.panes.reports import ReportsPane
+
+    await running.press("slash", *"Fourth Coffee", "enter")
+    await running.until(lambda: running.pane.current is not None
+                        and running.pane.current.account.name == "Fourth Coffee")
+    screen = await open_checklist(running, "✓✓✓✓→✓→")
+    assert screen.current.number == 5
+    await running.press("down", "down")
+    assert screen.current.number == 7
+    await running.press("enter")
+    reports = running.app.query_one(ReportsPane)
+    await running.until(lambda: reports.report is not None and not reports.running)
+    assert running.app.active_pane is reports
+    assert (reports.name_shown, reports.scope.kind, reports.scope.label) == ("missing-data", "customer", "Fourth Coffee")
+    assert [row.get("customer") for row in reports.report.rows] == ["Fourth Coffee"]
+    await running.press("O")  # back to the checklist: the customer pane 5 shows
+    await running.until(lambda: isinstance(running.app.screen, OnboardingScreen)
+                        and running.app.screen.checklist is not None)
