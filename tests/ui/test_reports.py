@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 from textual.widgets import Static
+from textual.worker import WorkerState
 
 from w365tui.domain import reports as r
 from w365tui.ui.panes.lcls import LicenseChangeLogsPane
@@ -123,15 +124,19 @@ async def test_choosing_a_report_and_a_scope_by_keys_and_esc_stops_a_slow_one(ru
     running.sandbox.faults.add("latency", path="work365_licensechangelogs", delay=1)
     await running.press("r")
     await running.until(lambda: "Running" in status(running))
+    first = pane._worker
     await running.press("r")  # run again while running: the first run is replaced, not reported as stopped
-    await running.pilot.pause(0.2)
+    await running.until(lambda: first.state == WorkerState.CANCELLED and pane._worker is not first)
+    await running.pilot.pause()  # what the replaced run posted before it ended is handled
     assert pane.running and "Running" in status(running)
     await running.until(lambda: not pane.running, timeout=20)
     assert pane.report is not None and "Stopped" not in status(running)
     shown = pane.report
     await running.press("r")
     await running.until(lambda: "Running" in status(running))
+    stopped = pane._worker
     await running.press("escape")
     assert not pane.running and status(running).startswith("Stopped.")
-    await running.pilot.pause(1.5)  # what the stopped run would have answered by now is not shown
+    await running.until(lambda: stopped.state == WorkerState.CANCELLED)
+    await running.pilot.pause()  # what the stopped run posted before it ended is not shown
     assert status(running).startswith("Stopped.") and pane.report is shown

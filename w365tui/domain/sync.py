@@ -343,4 +343,4 @@ def plan_subscription_sync(*, provider: Provider, account: Ref, contract: Billin
                 stats={"streamone": len(ion), "create": creates, "quantity": updates, "unchanged": unchanged,
                        "adopted": adopted,
                        "skipped_inactive": skipped, "settle": settled, "only_in_work365": len(only),
-                       "pending": len(pending), "id_kind": kind.value}).checked()
+                       "pending": len(pending), "retired": len(retired), "id_kind": kind.value}).checked()

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, Static
 
 from w365tui.ui import trace
 from w365tui.ui.commands import Command, bindings, palette
+from w365tui.ui.panes import PANES
 from w365tui.ui.screens import MODAL_CSS
 from w365tui.ui.text import visible
 from w365tui.ui.widgets.record_table import Column, RecordTable, Row
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from w365tui.workflows.onboard import Checklist, Step
 
 STATE_STYLES = {"done": "green", "todo": "bold yellow", "waiting": "dim", "blocked": "bold red", "unread": "red"}
-PANE_NUMBERS = {"provider-accounts": 1, "customers": 2, "subscriptions": 3, "lcls": 4, "reports": 5}
 
 
 def _actionable(screen: OnboardingScreen) -> bool:
@@ -167,7 +167,7 @@ class OnboardingScreen(Screen[None]):
             if step.action.pane == "provider-accounts":  # its map dialog opens with the pane
                 text.append("enter: map it — opens pane 1's map dialog on it", style="bold")
             else:
-                pane = PANE_NUMBERS.get(step.action.pane, "?")
+                pane = next((n for n, p in enumerate(PANES, start=1) if step.action.pane == p.PANE_ID), "?")
                 text.append(f"enter: {step.action.label} — opens pane {pane} on it; then {step.action.key} there",
                             style="bold")
         detail.update(text)

@@ -239,25 +239,24 @@ async def _subscriptions(session: Session, account: Account, techdata: Any) -> S
     from w365tui.workflows.sync import prepare_subscription_sync
 
     title = "Subscriptions synced onto a billing contract"
+    sync = Action("customers", account.id, "b", "sync (pane 2)")
     try:
         prepared = await prepare_subscription_sync(session, account.id, which=techdata)
     except (W365Error, ReadError) as error:
         return Step(4, "subscriptions", title, UNREAD, f"could not be read: {error}")
     except WorkflowError as error:  # no contract, several and no default, or StreamOne unread
-        state = UNREAD if "could not be read" in str(error) else BLOCKED
-        return Step(4, "subscriptions", title, state, str(error), Action("customers", account.id, "b", "sync (pane 2)"))
+        unread = isinstance(error.__cause__, W365Error)
+        return Step(4, "subscriptions", title, UNREAD if unread else BLOCKED, str(error), sync)
     plan = prepared.plan
     if plan.blocking:
-        return Step(4, "subscriptions", title, BLOCKED, "; ".join(plan.blocking),
-                    Action("customers", account.id, "b", "sync (pane 2)"))
+        return Step(4, "subscriptions", title, BLOCKED, "; ".join(plan.blocking), sync)
     contract = prepared.contract.name if prepared.contract else "?"
-    left = [w for w in plan.warnings if w.startswith("not read from StreamOne")]
-    if left:  # a provider account's subscriptions could not be read: done cannot be said
-        return Step(4, "subscriptions", title, UNREAD, "; ".join(left))
-    held_back = [w for w in plan.warnings if plan.stats.get("pending") and "without" in w
-                 or plan.stats.get("skipped_inactive") and "inactive in Work 365" in w]
-    if plan.is_empty and held_back:  # nothing the sync can do, but not all synced
-        return Step(4, "subscriptions", title, BLOCKED, "; ".join(held_back))
+    if prepared.unread:  # a provider account's subscriptions could not be read: done cannot be said
+        return Step(4, "subscriptions", title, UNREAD, f"not read from StreamOne: {'; '.join(prepared.unread)}")
+    if plan.is_empty and (plan.stats.get("pending") or plan.stats.get("retired")):
+        # nothing the sync can do, but not all synced: StreamOne subscriptions with no id yet, or
+        # active there and inactive in Work 365 (the plan's warnings name them)
+        return Step(4, "subscriptions", title, BLOCKED, "; ".join(plan.warnings))
     if plan.is_empty:
         return Step(4, "subscriptions", title, DONE,
                     f"{_plural(len(prepared.ion), 'StreamOne subscription')}, all on {contract}")

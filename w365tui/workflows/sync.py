@@ -94,6 +94,7 @@ class SubscriptionSync:
     contract: BillingContract | None
     provider_accounts: list[ProviderAccount] = field(default_factory=list)
     ion: list[tuple[ProviderAccount, IonSubscription]] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)  # provider accounts whose StreamOne subscriptions were not read
 
 
 async def choose_contract(session: Session, account: Account, contract_id: str | UUID | None) -> BillingContract:
@@ -161,7 +162,7 @@ async def prepare_subscription_sync(session: Session, account_id: str | UUID, co
             failed = error
             unread.append(f"{pa.name} (StreamOne: {error})")
     if failed is not None and len(unread) == len(mapped):  # nothing read: a plan would only mislead
-        raise WorkflowError(f"the StreamOne subscriptions of {account.name} could not be read: {failed}")
+        raise WorkflowError(f"the StreamOne subscriptions of {account.name} could not be read: {failed}") from failed
     if progress is not None:
         progress(f"Comparing {len(ion)} StreamOne subscriptions with Work 365…")
     work365 = await session.reads.subscriptions(account_id=account.id)
@@ -194,7 +195,7 @@ async def prepare_subscription_sync(session: Session, account_id: str | UUID, co
         plan = replace(plan, warnings=plan.warnings + (
             "this org's subscriptions have no provider account column: a subscription synced before the mapping "
             "cannot be found, and one may be created a second time; check for duplicates after",))
-    return SubscriptionSync(guarded(session, plan), chosen, account, contract, mapped, ion)
+    return SubscriptionSync(guarded(session, plan), chosen, account, contract, mapped, ion, unread)
 
 
 async def settle_created(session: Session, plan: Plan) -> Applied | None:
