@@ -99,3 +99,10 @@ def test_a_real_profile_without_sign_in_says_how_to_sign_in(tmp_path: Path) -> N
     assert "run `w365tui login --profile prod`" in result.stderr and "Traceback" not in result.stderr
     unknown = run("--profile", "nope", env={"W365TUI_CONFIG": str(config)})
     assert unknown.returncode == 2 and "no profile named 'nope'" in unknown.stderr
+
+
+def test_the_bare_command_starts_the_app_as_the_parser_would() -> None:
+    """``w365tui`` alone skips building the parser: the same arguments as parsing nothing."""
+    from w365tui import cli
+
+    assert vars(cli._bare()) == vars(cli._parser().parse_args([]))

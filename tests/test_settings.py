@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from w365tui.settings import SettingsError, config_path, load_settings
+from w365tui.settings import SettingsError, config_path, first_look, load_settings
 
 VALID = """\
 default_profile = "prod"
@@ -186,3 +187,32 @@ def test_config_check_reports_a_missing_file_and_what_the_app_would_warn_about(t
     assert "unknown binding ids: accounts.mapp" in result.stderr
     assert "'u' is on accounts.map and accounts.unmap at once" in result.stderr
     assert "unknown theme 'no-such-theme'" in result.stderr
+
+
+def test_the_app_started_on_a_file_not_valid_ends_with_its_problems_as_the_commands_do(tmp_path: Path) -> None:
+    """The app takes a first look at the file and validates it after its first paint: a value
+    that is not valid still ends it with exit 2, the file, line and key, and nothing else."""
+    path = write(tmp_path, VALID.replace("account_id = 12345", 'account_id = "many"'))
+    result = subprocess.run([sys.executable, "-m", "w365tui", "--profile", "prod"], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "W365TUI_CONFIG": str(path),
+                                             "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert result.returncode == 2
+    assert f"w365tui: {path}:11: profiles.prod.streamone.account_id:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_first_look_reads_the_profile_without_validating(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+    look = first_look(path=path)
+    assert (look.profile_name, look.kind, look.read_only, look.is_sandbox) == ("prod", "dataverse", True, False)
+    assert first_look("sandbox", path).is_sandbox  # built in, though not written
+    with pytest.raises(KeyError, match="no profile named 'nope'"):
+        first_look("nope", path)
+    broken = tmp_path / "broken.toml"
+    broken.write_text('default_profile = "prod"\n[profiles.prod\n', encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        first_look(path=broken)
+    assert caught.value.line == 2
+    odd = tmp_path / "odd.toml"
+    odd.write_text('theme = 3\n[keys]\n"app.help" = 4\n', encoding="utf-8")
+    assert (first_look(path=odd).theme, first_look(path=odd).keys) == (None, {})  # left to validation

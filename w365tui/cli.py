@@ -68,6 +68,11 @@ def _iso_date(text: str) -> Any:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _bare() -> argparse.Namespace:
+    """What the parser gives for no arguments at all: the app, on the default profile."""
+    return argparse.Namespace(command=None, open_account=None, open_subscription=None)
+
+
 def _parser() -> argparse.ArgumentParser:
     profile = argparse.ArgumentParser(add_help=False)
     profile.add_argument("--profile", metavar="NAME", default=argparse.SUPPRESS,
@@ -232,9 +237,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)  # --help and --version end here, before anything heavy is imported
+    given = sys.argv[1:] if argv is None else list(argv)
+    # --help and --version end in the parser, before anything heavy is imported; the app with no
+    # options needs no parser (building the sub-commands' takes a hundredth of a second)
+    args = _parser().parse_args(given) if given else _bare()
     args.profile = getattr(args, "profile", None)
-    from w365tui.settings import SettingsError
+    from w365tui.settings_file import SettingsError
 
     try:
         if args.command == "config":
@@ -689,23 +697,24 @@ async def _show_and_apply(args: argparse.Namespace, session: Any, plan: Any, out
 
 
 def _tui(args: argparse.Namespace) -> int:
-    chosen = _profile(args)
-    if chosen is None:
+    # A first look at the settings file, not its validation: pydantic and the services' clients
+    # are loaded after the first paint, and the app ends with the file's problems if it is not valid
+    from w365tui.settings_file import SettingsError, first_look
+
+    try:
+        look = first_look(args.profile)
+    except KeyError as error:
+        print(f"w365tui: {error.args[0]}", file=sys.stderr)
         return ERROR
-    name, profile = chosen
-    from w365tui.settings import load_settings
-
-    settings = load_settings()
-    if not profile.is_sandbox:
-        from w365tui.clients.auth import read_tokens
-        from w365tui.session import entra_store
-
-        if not read_tokens(entra_store(name)):
-            print(f"w365tui: not signed in to {profile.dataverse_url}; run `w365tui login --profile {name}`",
-                  file=sys.stderr)
-            return ERROR
     from w365tui.ui.app import W365App
 
-    W365App(profile_name=name, profile=profile, keymap=settings.keys, theme=settings.theme,
-            open_account=args.open_account, open_subscription=args.open_subscription).run()
+    app = W365App(look.profile_name, look, keymap=look.keys, theme=look.theme,
+                  open_account=args.open_account, open_subscription=args.open_subscription)
+    app.run()
+    if isinstance(app.start_error, SettingsError):
+        raise app.start_error
+    if app.start_error is not None:
+        error = app.start_error
+        print(f"w365tui: {error.args[0] if isinstance(error, KeyError) else error}", file=sys.stderr)
+        return ERROR
     return DONE

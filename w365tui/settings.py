@@ -8,14 +8,11 @@ environment.
 
 from __future__ import annotations
 
-import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import platformdirs
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,50 +23,27 @@ from pydantic import (
     model_validator,
 )
 
-APP_NAME = "w365tui"
-CONFIG_ENV = "W365TUI_CONFIG"
-SANDBOX_PROFILE = "sandbox"
+from w365tui.settings_file import (
+    APP_NAME,
+    CONFIG_ENV,
+    SANDBOX_PROFILE,
+    FirstLook,
+    SettingsError,
+    cache_dir,
+    config_path,
+    data_dir,
+    first_look,
+    read_toml,
+    state_dir,
+    unknown_profile,
+)
+
+__all__ = ["APP_NAME", "CONFIG_ENV", "SANDBOX_PROFILE", "STREAMONE_CONNECTORS", "FirstLook", "Profile",
+           "SchemaOverrides", "Settings", "SettingsError", "StreamOneSettings", "cache_dir", "config_path",
+           "data_dir", "first_look", "load_settings", "looks_secret", "state_dir"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_WORDS = ("secret", "password", "token", "apikey", "api_key", "credential")
-
-
-class SettingsError(Exception):
-    """The settings file cannot be used. ``str()`` is a line per problem, each naming the file,
-    line and key; ``key``, ``line`` and ``message`` are the first problem's."""
-
-    def __init__(self, path: Path, message: str, *, key: str | None = None, line: int | None = None,
-                 more: list[tuple[str, str | None, int | None]] | None = None):
-        self.path = path
-        self.key = key
-        self.line = line
-        self.message = message
-        self.problems = [(message, key, line), *(more or [])]
-        super().__init__("\n".join(self.describe(*problem) for problem in self.problems))
-
-    def describe(self, message: str, key: str | None, line: int | None) -> str:
-        where = str(self.path) if line is None else f"{self.path}:{line}"
-        return f"{where}: {key}: {message}" if key else f"{where}: {message}"
-
-
-def config_path() -> Path:
-    """Where the settings file is read from."""
-    override = os.environ.get(CONFIG_ENV)
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
-
-
-def data_dir() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME))
-
-
-def state_dir() -> Path:
-    return Path(platformdirs.user_state_dir(APP_NAME))
-
-
-def cache_dir() -> Path:
-    return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
 def _identifier(value: str) -> str:
@@ -204,8 +178,7 @@ class Settings(_Strict):
             return name, self.profiles[name]
         if name == SANDBOX_PROFILE:
             return name, Profile(kind="sandbox")
-        known = ", ".join(sorted({SANDBOX_PROFILE, *self.profiles})) or SANDBOX_PROFILE
-        raise KeyError(f"no profile named {name!r} (known: {known})")
+        raise KeyError(unknown_profile(name, self.profiles))
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -214,17 +187,10 @@ def load_settings(path: Path | None = None) -> Settings:
     Raises :class:`SettingsError` with the file, line and key of the first problem.
     """
     path = path or config_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    read = read_toml(path)
+    if read is None:
         return Settings()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(path, f"cannot read the settings file: {exc}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = _toml_error_line(str(exc))
-        raise SettingsError(path, f"not valid TOML: {exc}", line=line) from None
+    text, raw = read
     problems: list[tuple[str, str | None, int | None]] = []
     for secret in _find_secrets(raw):
         problems.append(("secrets are never stored in the settings file; sign in with `w365tui login` or pass "
@@ -280,11 +246,6 @@ def _find_secrets(raw: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tup
         elif isinstance(value, str) and looks_secret(value) or isinstance(value, list) and any(isinstance(v, str) and looks_secret(v) for v in value):
             found.append(path)
     return found
-
-
-def _toml_error_line(message: str) -> int | None:
-    match = re.search(r"line (\d+)", message)
-    return int(match.group(1)) if match else None
 
 
 def _split_key(text: str) -> tuple[str, ...]:

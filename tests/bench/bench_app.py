@@ -400,6 +400,13 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         sys.exit("this benchmark needs tmux")
+    # The app as installed: its modules' bytecode written. An editable install run with
+    # PYTHONDONTWRITEBYTECODE would compile every module changed since on every start.
+    import compileall
+
+    import w365tui
+
+    compileall.compile_dir(Path(w365tui.__file__).parent, quiet=1)
     root = Path(tempfile.mkdtemp(prefix="w365tui-bench-app-"))
     only = set(args.only or ("help", "paint", "book", "panes"))
     try:

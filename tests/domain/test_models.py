@@ -5,13 +5,8 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from w365tui.domain import (
-    LclEvent,
-    LicenseChangeLog,
-    ProviderAccount,
-    ProvisioningStatus,
-)
-from w365tui.domain.models import lcl_total
+from w365tui.domain.enums import LclEvent, ProvisioningStatus
+from w365tui.domain.models import LicenseChangeLog, ProviderAccount, lcl_total
 
 SUB = uuid.uuid4()
 

@@ -4,6 +4,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -12,6 +13,8 @@ from w365tui.sandbox.host import Sandbox
 from w365tui.settings import Profile
 from w365tui.ui.app import W365App
 from w365tui.ui.panes.provider_accounts import ProviderAccountsPane
+
+P = TypeVar("P")
 
 
 @dataclass
@@ -31,6 +34,11 @@ class Running:
         while not condition():
             assert time.monotonic() < deadline, "the app did not get there in time"
             await self.pilot.pause(0.05)
+
+    async def pane_of(self, kind: type[P]) -> P:
+        """A pane after the first: mounted once the first screen is painted."""
+        await self.until(self.app.panes_ready.is_set)
+        return self.app.query_one(kind)
 
     async def press(self, *keys: str) -> None:
         await self.pilot.press(*keys)

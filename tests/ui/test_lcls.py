@@ -193,7 +193,7 @@ async def test_l_in_pane_3_and_the_command_line_open_the_editor(sandbox: Sandbox
     app = app_for(sandbox, Journal(tmp_path / "journal.jsonl"), open_subscription=sub_id)
     async with app.run_test(size=(80, 24)) as pilot:
         running = Running(app, pilot, sandbox, Journal(tmp_path / "journal.jsonl"))
-        pane = app.query_one(LicenseChangeLogsPane)
+        pane = await running.pane_of(LicenseChangeLogsPane)
         await running.until(lambda: pane.listing is not None and app.active_pane is pane)
         customer = sandbox.store.conn.execute("SELECT accountid FROM account WHERE name = 'Humongous Insurance'"
                                               ).fetchone()[0]

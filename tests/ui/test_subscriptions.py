@@ -144,7 +144,7 @@ async def test_a_read_only_profile_reviews_but_never_applies(sandbox: Sandbox, t
                   journal=Journal(tmp_path / "journal.jsonl"), open_account=str(account_id(sandbox, "Fabrikam Inc")))
     async with app.run_test(size=(80, 24)) as pilot:
         running = Running(app, pilot, sandbox, Journal(tmp_path / "journal.jsonl"))
-        pane = app.query_one(SubscriptionsPane)
+        pane = await running.pane_of(SubscriptionsPane)
         await running.until(lambda: pane.view is not None and app.active_pane is pane)
         before = sandbox.store.canonical_dump()
         await running.press("enter")
@@ -160,7 +160,7 @@ async def test_the_command_line_account_and_a_mapped_provider_account_open_the_p
     app = app_for(sandbox, Journal(tmp_path / "journal.jsonl"), open_account=str(wanted))
     async with app.run_test(size=(80, 24)) as pilot:
         running = Running(app, pilot, sandbox, Journal(tmp_path / "journal.jsonl"))
-        pane = app.query_one(SubscriptionsPane)
+        pane = await running.pane_of(SubscriptionsPane)
         await running.until(lambda: pane.view is not None and app.active_pane is pane)
         assert pane.account is not None and pane.account.id == wanted
         # from pane 1: v on a mapped provider account

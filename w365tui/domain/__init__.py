@@ -1,41 +1,6 @@
-"""The Work 365 and StreamOne domain: entities, enums and rules. Pure Python, no I/O."""
+"""The Work 365 and StreamOne domain: entities, enums and rules. Pure Python, no I/O.
 
-from w365tui.domain.enums import (
-    BillableStatus,
-    BillingFrequency,
-    BillingPolicy,
-    LclEvent,
-    LclStatus,
-    ProviderType,
-    ProvisioningStatus,
-    RecordState,
-    SyncStatus,
-)
-from w365tui.domain.models import (
-    Account,
-    BillingContract,
-    InvoiceRef,
-    LicenseChangeLog,
-    Provider,
-    ProviderAccount,
-    Subscription,
-)
-
-__all__ = [
-    "Account",
-    "BillableStatus",
-    "BillingContract",
-    "BillingFrequency",
-    "BillingPolicy",
-    "InvoiceRef",
-    "LclEvent",
-    "LclStatus",
-    "LicenseChangeLog",
-    "Provider",
-    "ProviderAccount",
-    "ProviderType",
-    "ProvisioningStatus",
-    "RecordState",
-    "Subscription",
-    "SyncStatus",
-]
+Import from the modules (``w365tui.domain.models``, ``.enums`` …): the package itself imports
+nothing, so that a light module here (``ids``, ``matching``) is not made to load the pydantic
+models with it.
+"""

@@ -13,9 +13,11 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from w365tui.domain.models import Account
+if TYPE_CHECKING:
+    from w365tui.domain.models import Account
 
 LEGAL_SUFFIXES = frozenset({
     "ltd", "limited", "inc", "incorporated", "llc", "llp", "lp", "plc", "gmbh", "ag", "kg", "ab", "as", "asa", "aps",

@@ -18,15 +18,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from w365tui.journal import Journal
-from w365tui.settings import Profile
 from w365tui.ui import trace
 from w365tui.ui.commands import Command, bindings
 from w365tui.ui.panes import PANES, Pane
 from w365tui.ui.text import visible
 
 if TYPE_CHECKING:
+    from w365tui.journal import Journal
     from w365tui.session import Session
+    from w365tui.settings import Profile
+    from w365tui.settings_file import FirstLook
 
 APP_COMMANDS: tuple[Command, ...] = (
     Command("app.quit", "q", "Quit", "quit", "Quit the app", palette=False),
@@ -45,12 +46,16 @@ APP_COMMANDS: tuple[Command, ...] = (
 FEW_COLOURS_THEME = "ansi-dark"
 
 
+class NotSignedIn(Exception):
+    """The profile has no tokens: ``w365tui login`` first."""
+
+
 def few_colours(color_system: str | None) -> bool:
     return color_system in ("standard", "windows")
 
 
 def _pane_bindings() -> list[Binding]:
-    return [Binding(str(n), f"pane('{pane.PANE_ID}')", pane.TITLE, show=False, id=f"app.pane.{n}")
+    return [Binding(str(n), f"pane('{pane.pane_id}')", pane.title, show=False, id=f"app.pane.{n}")
             for n, pane in enumerate(PANES, start=1)]
 
 
@@ -69,7 +74,7 @@ class W365App(App[None]):
             super().__init__()
             self.session = session
 
-    def __init__(self, profile_name: str, profile: Profile, *, sandbox_url: str | None = None,
+    def __init__(self, profile_name: str, profile: Profile | FirstLook, *, sandbox_url: str | None = None,
                  keymap: dict[str, str] | None = None, theme: str | None = None, journal: Journal | None = None,
                  open_account: str | None = None, open_subscription: str | None = None):
         super().__init__()
@@ -78,10 +83,13 @@ class W365App(App[None]):
         self.profile_name = profile_name
         self.profile = profile
         self.sandbox_url = sandbox_url
+        self.start_error: Exception | None = None  # why the app exited at start (the settings, the sign-in)
         self.keymap = dict(keymap or {})
         self.requested_theme = theme
         self.journal = journal
         self.session: Session | None = None
+        self.panes_ready = asyncio.Event()  # every pane of the registry is mounted (mount_panes)
+        self.not_connected: str | None = None  # why the session could not be opened, for panes mounted since
         self.onboarding_last: tuple[str, Any] | None = None  # the customer whose checklist was last opened
         self.sub_title = self._subtitle()
 
@@ -103,10 +111,11 @@ class W365App(App[None]):
         elif self.profile.read_only:
             header.add_class("readonly")
         yield header
-        with TabbedContent(initial=f"tab-{PANES[0].PANE_ID}", id="panes"):
+        with TabbedContent(initial=f"tab-{PANES[0].pane_id}", id="panes"):
             for number, pane in enumerate(PANES, start=1):
-                with TabPane(f"{number} {pane.TITLE}", id=f"tab-{pane.PANE_ID}"):
-                    yield pane()
+                with TabPane(f"{number} {pane.title}", id=f"tab-{pane.pane_id}"):
+                    if number == 1:  # the others are mounted after the first paint (mount_panes)
+                        yield pane.load()()
         yield Footer()
 
     @property
@@ -126,11 +135,6 @@ class W365App(App[None]):
         return binding_ids()
 
     def on_mount(self) -> None:
-        from w365tui.settings import Settings
-        from w365tui.ui.checks import settings_problems
-
-        for problem in settings_problems(Settings(keys=self.keymap, theme=self.requested_theme)):
-            self.say(f"Settings: {problem}", severity="warning", timeout=12)  # as `w365tui config check` says
         if self.keymap:
             self.set_keymap(self.keymap)
         if self.requested_theme:
@@ -142,7 +146,29 @@ class W365App(App[None]):
         trace.mark("mounted")
         if trace.enabled():
             self.run_worker(trace.watch_loop(), group="trace", exit_on_error=False)
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        """The first screen is on the terminal: now the rest, which would only have delayed it."""
+        self.mount_panes()
         self.connect()
+
+    @work(group="panes")
+    async def mount_panes(self) -> None:
+        """The panes after the first, each module loaded on a thread (with the domain code it
+        imports) so that the screen answers keys meanwhile."""
+        tabs = self.query_one(TabbedContent)
+        for spec in PANES[1:]:
+            pane = (await asyncio.to_thread(spec.load))()
+            await self.query_one(f"#tab-{spec.pane_id}", TabPane).mount(pane)
+            if self.session is not None:
+                pane.start(self.session)
+            elif self.not_connected is not None:
+                pane.disconnected(self.not_connected)
+            if tabs.active == f"tab-{spec.pane_id}":  # the operator went there before it was mounted
+                pane.focus_list()
+        self.panes_ready.set()
+        trace.mark("panes-mounted")
 
     def say(self, message: str, *, title: str = "", severity: str = "information",
             timeout: float | None = None) -> None:
@@ -151,12 +177,53 @@ class W365App(App[None]):
         self.notify(visible(message), title=visible(title), severity=severity, timeout=timeout,  # type: ignore[arg-type]
                     markup=False)
 
+    async def _settled(self) -> bool:
+        """The settings checked, on a thread after the first paint: a profile from a first look at
+        the file (``w365tui`` started from the command line) is validated, with the sign-in it
+        needs; a file that is not valid ends the app as the command line would (``start_error``,
+        exit 2). The [keys] and theme are checked as `w365tui config check` checks them."""
+        from w365tui.settings_file import FirstLook
+
+        look = self.profile if isinstance(self.profile, FirstLook) else None
+
+        def check() -> tuple[Profile | None, list[str]]:
+            from w365tui.settings import Settings, load_settings
+            from w365tui.ui.checks import settings_problems
+
+            if look is None:
+                return None, settings_problems(Settings(keys=self.keymap, theme=self.requested_theme))
+            settings = load_settings(look.path)
+            name, profile = settings.profile(look.profile_name)
+            if not profile.is_sandbox:
+                from w365tui.clients.auth import read_tokens
+                from w365tui.session import entra_store
+
+                if not read_tokens(entra_store(name)):
+                    raise NotSignedIn(f"not signed in to {profile.dataverse_url}; run `w365tui login --profile {name}`")
+            return profile, settings_problems(settings)
+
+        try:
+            profile, problems = await asyncio.to_thread(check)
+        except Exception as error:  # the file, the profile, the token store: nothing to run on
+            if look is None:
+                raise
+            self.start_error = error
+            self.exit(return_code=2)
+            return False
+        if profile is not None:
+            self.profile = profile
+        for problem in problems:
+            self.say(f"Settings: {problem}", severity="warning", timeout=12)  # as `w365tui config check` says
+        return True
+
     @work(exclusive=True, exit_on_error=False, group="connect")
     async def connect(self) -> None:
         # The services' clients after the first paint, their modules and TLS authorities loaded
         # on a thread: a tenth of a second the screen would otherwise hold still for
         from importlib import import_module
 
+        if not await self._settled():
+            return
         await asyncio.to_thread(import_module, "w365tui.session")
         from w365tui.clients.http import tls_context
         from w365tui.session import open_session
@@ -164,12 +231,14 @@ class W365App(App[None]):
         await asyncio.to_thread(tls_context)
         session = await open_session(self.profile_name, self.profile, sandbox_url=self.sandbox_url,
                                      journal=self.journal)
+        await self.panes_ready.wait()  # a session's work may open any pane
         self.post_message(self.Connected(session))
 
     @on(Connected)
     def _connected(self, message: Connected) -> None:
         trace.mark("connected")
         self.session = message.session
+        self.not_connected = None
         self.sub_title = self._subtitle(message.session)
         for pane in self.panes:
             pane.start(message.session)
@@ -296,6 +365,7 @@ class W365App(App[None]):
 
             if not isinstance(error, SessionError):
                 detail = f"Could not connect: {detail}"
+            self.not_connected = detail
             for pane in self.panes:
                 pane.disconnected(detail)
         self.say(detail, title="Error", severity="error", timeout=12)
@@ -347,7 +417,7 @@ class W365App(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for number, pane in enumerate(PANES, start=1):
-            yield SystemCommand(f"Go to {pane.TITLE}", f"Pane {number}", lambda p=pane.PANE_ID: self.action_pane(p))
+            yield SystemCommand(f"Go to {pane.title}", f"Pane {number}", lambda p=pane.pane_id: self.action_pane(p))
         for command in APP_COMMANDS:
             if command.palette:
                 yield SystemCommand(command.palette_title, command.help, lambda a=command.action: self.run_action(a))

@@ -24,7 +24,7 @@ def _owners() -> dict[str, list[type]]:
     from w365tui.ui.widgets.record_table import RecordTable
 
     widgets: list[type] = [RecordTable, FilteredList]
-    scopes: dict[str, list[type]] = {f"pane {pane.TITLE}": [W365App, pane, *widgets] for pane in PANES}
+    scopes: dict[str, list[type]] = {f"pane {pane.title}": [W365App, pane.load(), *widgets] for pane in PANES}
     for screen in (screens.HelpScreen, screens.ReviewScreen, screens.AccountPickerScreen, screens.ChoiceScreen,
                    JournalScreen, ProviderAccountScreen, OnboardingScreen, SummaryScreen):
         scopes[f"screen {screen.__name__}"] = [screen, *widgets]

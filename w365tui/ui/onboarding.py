@@ -167,7 +167,7 @@ class OnboardingScreen(Screen[None]):
             if step.action.pane == "provider-accounts":  # its map dialog opens with the pane
                 text.append("enter: map it — opens pane 1's map dialog on it", style="bold")
             else:
-                pane = next((n for n, p in enumerate(PANES, start=1) if step.action.pane == p.PANE_ID), "?")
+                pane = next((n for n, p in enumerate(PANES, start=1) if step.action.pane == p.pane_id), "?")
                 text.append(f"enter: {step.action.label} — opens pane {pane} on it; then {step.action.key} there",
                             style="bold")
         detail.update(text)

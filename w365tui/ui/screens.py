@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from rich.text import Text
@@ -19,12 +19,15 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from w365tui.domain.matching import Suggestion, domain_of
-from w365tui.domain.models import Account
-from w365tui.domain.plan import Plan, lines
+from w365tui.domain.matching import domain_of
 from w365tui.ui.text import literal, visible
 from w365tui.ui.widgets.filtered_list import FilteredList
 from w365tui.ui.widgets.record_table import Column, RecordTable, Row
+
+if TYPE_CHECKING:  # the domain's models are loaded after the first paint (see ui/panes/__init__.py)
+    from w365tui.domain.matching import Suggestion
+    from w365tui.domain.models import Account
+    from w365tui.domain.plan import Plan
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -103,6 +106,8 @@ class ReviewScreen(ModalScreen[bool]):
         return not self.read_only and not self.plan.blocking and not self.plan.is_empty
 
     def rows(self) -> list[Row]:
+        from w365tui.domain.plan import lines
+
         out = []
         for number, line in enumerate(lines(self.plan)):
             change = f"{line.before} → {line.after}" if line.before else line.after
@@ -195,7 +200,7 @@ class ReviewScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class AccountPickerScreen(ModalScreen[Account | None]):
+class AccountPickerScreen(ModalScreen["Account | None"]):
     """Ranked suggestions for a provider account, and a search over every CRM account.
 
     Typing always reaches the search box, whatever has the focus; ↑/↓ move through the results

@@ -28,9 +28,6 @@ from textual.widgets import Static
 
 from w365tui.domain.ids import AccountIdKind, kind_of, norm_id, same_name
 from w365tui.domain.matching import Suggestion, Tenant, domain_of, rank
-from w365tui.domain.models import Account, Provider, ProviderAccount, ProviderAccountBrief
-from w365tui.domain.plan import Plan
-from w365tui.domain.streamone import CloudProfile, CustomerBrief
 from w365tui.ui import trace
 from w365tui.ui.commands import Command
 from w365tui.ui.panes.base import Pane, PlanApplied
@@ -39,7 +36,10 @@ from w365tui.ui.text import visible
 from w365tui.ui.widgets.filtered_list import FilteredList
 from w365tui.ui.widgets.record_table import Column, RecordTable, Row
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the models (pydantic) are loaded after the first paint: the first screen needs none
+    from w365tui.domain.models import Account, Provider, ProviderAccount, ProviderAccountBrief
+    from w365tui.domain.plan import Plan
+    from w365tui.domain.streamone import CloudProfile, CustomerBrief
     from w365tui.session import Session
 
 
@@ -309,7 +309,7 @@ class ProviderAccountsPane(Pane):
 
     # -- the first screen, from the last run -----------------------------------------------------
     def _screen_file(self) -> Path:
-        from w365tui.settings import cache_dir
+        from w365tui.settings_file import cache_dir
 
         name = "".join(c if c.isalnum() or c in "-_" else "_" for c in getattr(self.app, "profile_name", "default"))
         return cache_dir() / "screens" / f"provider-accounts-{name}.json"
@@ -383,6 +383,8 @@ class ProviderAccountsPane(Pane):
         profile = self.profiles.get(key)
         held = (row.account.provider_specific_id or "").strip()
         if profile is None and kind_of(held, AccountIdKind) is AccountIdKind.TENANT:
+            from w365tui.domain.streamone import CloudProfile
+
             profile = CloudProfile(customer_tenant_id=held)  # the tenant is known, its domain not yet
         return replace(row, customer=self.customers.get(key), profile=profile)
 
@@ -423,6 +425,8 @@ class ProviderAccountsPane(Pane):
                   if kind_of(held := (r.account.provider_specific_id or "").strip(), AccountIdKind)
                   is AccountIdKind.CUSTOMER]
         await self._preload(list(dict.fromkeys(direct)), profiles, self.customers)
+        from w365tui.domain.streamone import CustomerBrief
+
         customers: dict[str, CustomerBrief] = {}
         async for customer in ion.customers(page_size=100):
             brief = CustomerBrief.of(customer)  # a tenth of the model's memory

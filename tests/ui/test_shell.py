@@ -1,0 +1,47 @@
+"""The shell paints the first pane before it loads the rest: what the first screen imports, and
+the panes mounted after it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from w365tui.ui.panes import PANES
+
+from .conftest import Running
+
+pytestmark = pytest.mark.anyio
+
+
+def test_the_first_screen_loads_no_models_no_service_client_and_no_other_pane() -> None:
+    """What `w365tui` imports before its first paint: pydantic, httpx and the domain's models
+    (a quarter of a second together) come after it, on a thread."""
+    probe = ("import sys\n"
+             "from w365tui.cli import main\n"
+             "from w365tui.settings_file import first_look\n"
+             "from w365tui.ui.app import W365App\n"
+             "from w365tui.ui.panes import PANES\n"
+             "PANES[0].load()\n"
+             "heavy = ('pydantic', 'httpx', 'w365tui.settings', 'w365tui.session', 'w365tui.domain.models',\n"
+             "         'w365tui.domain.streamone', 'w365tui.domain.plan', *(p.module for p in PANES[1:]))\n"
+             "print(' '.join(name for name in heavy if name in sys.modules))\n")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []
+
+
+def test_the_registry_names_each_pane_as_its_class_does() -> None:
+    for spec in PANES:
+        pane = spec.load()
+        assert (spec.pane_id, spec.title) == (pane.PANE_ID, pane.TITLE)
+
+
+async def test_every_pane_is_mounted_and_started_after_the_first_paint(running: Running) -> None:
+    app = running.app
+    await running.until(app.panes_ready.is_set)
+    panes = app.panes
+    assert [pane.PANE_ID for pane in panes] == [spec.pane_id for spec in PANES]
+    assert all(pane.session is app.session for pane in panes)
+    await running.press("4")
+    assert app.active_pane is panes[3]
