@@ -99,8 +99,11 @@ def check_merge(rows: list[Row], grown: RecordTable, whole: RecordTable) -> None
     grown.set_rows(rows[:100])
     grown.sort_by("name")
     grown.set_filter("acme")
+    grown.cursor = 5
+    held = grown.current_row.key
     for start in range(100, 3000, 350):  # pages as they arrive, the filter kept
         grown.append_rows(rows[start:start + 350])
+        assert grown.current_row.key == held  # rows merged in before it move the cursor with its row
     whole.set_rows(rows)
     whole.sort_by("name")
     whole.set_filter("acme")
@@ -147,6 +150,14 @@ def check_updates(table: RecordTable) -> None:
     table.set_filter("")
     table.update_rows([Row(3, ("zzz last", "3"))])
     assert _names(table)[-1] == 3 and len(_names(table)) == 50
+    # under a filter, a row whose new text no longer matches leaves the view, and comes back in its place
+    table.set_filter("name")
+    table.update_rows([Row(5, ("name 005", "5"), search="gone")])
+    assert 5 in _names(table)  # its name still holds the filter's text
+    table.update_rows([Row(5, ("other 005", "5"))])
+    assert 5 not in _names(table) and len(_names(table)) == 48  # "zzz last" and this one hidden
+    table.update_rows([Row(5, ("name 005", "5"))])
+    assert _names(table)[:7] == [0, 1, 2, 4, 5, 6, 7]
 
 
 async def test_search_text_is_held_once_and_still_found_after_updates_and_removals() -> None:

@@ -174,14 +174,35 @@ class RecordTable(ScrollView, can_focus=True):
             return
         if not self._merge(added):
             self._resort()
-        self._rebuild_view(current, quiet=current is not None)
+            self._rebuild_view(current, quiet=current is not None)
+            return
+        if self._match is None:
+            self._view = list(self._order)
+        else:  # the rows shown are a few of many: the matching new ones merged in, not all rows sifted again
+            self._merge_view([i for i in added if self._match[i]])
+        self._place_cursor(current, quiet=current is not None)
+
+    def _merge_view(self, indexes: list[int]) -> None:
+        """Put rows into the view at their places in the (text, ascending) sort order."""
+        if not indexes:
+            return
+        view, key = self._view, self._text_key
+        for index in sorted(indexes, key=lambda i: (key(i), i)):
+            view.insert(bisect_right(view, (key(index), index), key=lambda i: (key(i), i)), index)
+        self.virtual_size = Size(self.size.width, len(view) + 1)
+        self.refresh()
+
+    def _text_key(self, index: int) -> str:
+        row = self._rows[index]
+        column = self._sort_column or 0
+        return row.sort_values[column] if row.sort_values else row.cells[column].casefold()
 
     def update_rows(self, rows: Sequence[Row]) -> None:
         """Replace the rows of these keys (their cells, styles, search text), keeping the rest
         as it is; the order changes only when a sort value did. A key not held is ignored."""
         current = self.current_row.key if self.current_row else None
         needle = self._filter.casefold()
-        moved = False
+        moved = shown = False
         for row in rows:
             index = self._index.get(row.key)
             if index is None:
@@ -190,11 +211,15 @@ class RecordTable(ScrollView, can_focus=True):
                 moved = True
             self._rows[index] = row.kept()
             self._haystack[index] = row.haystack(self._searched)
-            if self._match is not None:
-                self._match[index] = needle in self._haystack[index]
+            if self._match is not None and self._match[index] != (needle in self._haystack[index]):
+                self._match[index] = not self._match[index]
+                shown = True
         if moved:
             self._resort()
-        self._rebuild_view(current, quiet=current is not None)
+        if moved or shown:
+            self._rebuild_view(current, quiet=current is not None)
+        else:  # the same rows in the same places: only their cells to paint again
+            self.refresh()
 
     def remove_keys(self, keys: set[Any]) -> None:
         """Take these rows out (rows shown from a cache that the service no longer holds)."""
@@ -342,10 +367,14 @@ class RecordTable(ScrollView, can_focus=True):
         if keep_key is not None:
             index = self._index.get(keep_key)
             if index is not None:
-                try:
-                    position = self._view.index(index)
+                view = self._view
+                try:  # rows arriving before it move it down: looked for from where it was first
+                    position = view.index(index, min(self.cursor, len(view)))
                 except ValueError:
-                    position = 0
+                    try:
+                        position = view.index(index)
+                    except ValueError:
+                        position = 0
         self.virtual_size = Size(self.size.width, len(self._view) + 1)
         position = min(position, max(0, len(self._view) - 1))
         if quiet and keep_key is not None and self.current_row_at(position) is not None \
