@@ -15,9 +15,10 @@ its reference alternated):
    Textual app that paints one line (both seen by polling the tmux pane);
 3. on a book of ``--scale`` customers: launch → every provider account loaded (the app's trace)
    against reading the same rows by raw OData paging here; the longest stall of the app's event
-   loop from launch until the tenants are preloaded (not cancelled); each filter keystroke sent
-   through tmux into the filter box while the list loads, to the list painted filtered (the
-   app's trace); the app's peak memory (VmHWM).
+   loop from its first paint until the tenants are preloaded (not cancelled) and every row shown
+   with them (the first frame's own stall, before anything is loaded, printed apart); each
+   filter keystroke sent through tmux into the filter box while the list loads, to the list
+   painted filtered (the app's trace); the app's peak memory (VmHWM).
 
 The app writes its trace (``W365TUI_TRACE``, see ``w365tui/ui/trace.py``) with the system's
 monotonic clock, the clock this script times sending keys with. ``--book`` keeps the large book
@@ -268,7 +269,7 @@ def peak_kb(pid: int) -> int:
 
 
 def large_book(book: Served, runs: int) -> None:
-    loaded, raw, stalls, keystrokes, memory, first = [], [], [], [], [], []
+    loaded, raw, stalls, keystrokes, memory, first, painting = [], [], [], [], [], [], []
     rows = 0
     for run in range(runs):
         elapsed, rows = raw_paging(book)
@@ -293,7 +294,12 @@ def large_book(book: Served, runs: int) -> None:
             wait_event(trace, "rows-refreshed", timeout=600)
             time.sleep(1.0)  # what the last of it set off (the row under the cursor suggested for)
             events = trace_events(trace)
-            stalls.append(max((e["ms"] for e in events if e["event"] == "stall"), default=0.0) / 1000)
+            # the first frame is drawn before anything is loaded (its own stall, the figure of 2.)
+            painted = next(e["t"] for e in events if e["event"] == "painted")
+            stalls.append(max((e["ms"] for e in events if e["event"] == "stall" and e["t"] > painted),
+                              default=0.0) / 1000)
+            painting.append(max((e["ms"] for e in events if e["event"] == "stall" and e["t"] <= painted),
+                                default=0.0) / 1000)
             peak = max([e.get("peak_kb") or 0 for e in events] + [peak_kb(running.pid())])
             memory.append(peak / 1024)
         finally:
@@ -303,8 +309,9 @@ def large_book(book: Served, runs: int) -> None:
     print(line("w365tui, launch → first rows painted", first, "s", 1))
     print(line("w365tui, launch → every provider account loaded", loaded, "s", 1))
     print(f"  ratio {statistics.median(loaded) / statistics.median(raw):.1f}× (goal ≤ 2×)")
-    print(line("longest event-loop stall, tenants included", stalls))
+    print(line("longest event-loop stall once painted, tenants included", stalls))
     print("  goal ≤ 50 ms")
+    print(line("the first frame's own stall (before any loading)", painting))
     print(line("filter keystroke → list painted, while loading", keystrokes))
     print("  goal p95 ≤ 50 ms")
     print(line("peak memory", memory, "MB", 1))
@@ -397,6 +404,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--book", type=Path, help="keep the large book here between runs (built if missing)")
     parser.add_argument("--only", choices=("help", "paint", "book", "panes"), action="append")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the run's folder (the app's traces: book/trace-N.jsonl, panes/…) and print it")
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         sys.exit("this benchmark needs tmux")
@@ -435,7 +444,10 @@ def main() -> None:
             with Served(panes_db, root / "panes") as served:
                 panes_on_a_large_customer(served, account, subscription, args.runs)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep:
+            print(f"   (traces kept in {root})")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -45,3 +45,35 @@ async def test_every_pane_is_mounted_and_started_after_the_first_paint(running: 
     assert all(pane.session is app.session for pane in panes)
     await running.press("4")
     assert app.active_pane is panes[3]
+
+
+async def test_the_footer_is_laid_out_again_only_when_its_keys_change(running: Running,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    from w365tui.ui.widgets.footer import KeysFooter
+
+    laid_out: list[int] = []
+    original = Footer.recompose
+
+    async def counted(self: Footer) -> None:
+        laid_out.append(1)
+        await original(self)
+
+    monkeypatch.setattr(Footer, "recompose", counted)
+    app = running.app
+    footer = app.query_one(KeysFooter)
+
+    def keys() -> set[str]:
+        return {key.key for key in footer.query(FooterKey)}
+
+    assert "slash" in keys() and "m" in keys()
+    footer.bindings_changed(app.screen)  # signalled, nothing changed
+    await running.pilot.pause(0.1)
+    assert laid_out == []
+    await running.press("slash")  # the filter box: the list's keys are not the box's
+    await running.until(lambda: "m" not in keys())
+    assert laid_out
+    await running.press("escape")
+    await running.until(lambda: "m" in keys())

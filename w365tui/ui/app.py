@@ -15,13 +15,14 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from w365tui.ui import trace
 from w365tui.ui.commands import Command, bindings
 from w365tui.ui.panes import PANES, Pane
 from w365tui.ui.text import visible
+from w365tui.ui.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
     from w365tui.journal import Journal
@@ -116,7 +117,7 @@ class W365App(App[None]):
                 with TabPane(f"{number} {pane.title}", id=f"tab-{pane.pane_id}"):
                     if number == 1:  # the others are mounted after the first paint (mount_panes)
                         yield pane.load()()
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def panes(self) -> list[Pane]:
@@ -150,6 +151,7 @@ class W365App(App[None]):
 
     def _painted(self) -> None:
         """The first screen is on the terminal: now the rest, which would only have delayed it."""
+        trace.mark("painted")
         self.mount_panes()
         self.connect()
 
