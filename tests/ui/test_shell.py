@@ -77,3 +77,37 @@ async def test_the_footer_is_laid_out_again_only_when_its_keys_change(running: R
     assert laid_out
     await running.press("escape")
     await running.until(lambda: "m" in keys())
+
+
+async def test_bulk_work_waits_while_the_operator_types(running: Running) -> None:
+    """A key marks the operator as active; bulk work pausing by make_way (the list loading, the
+    session's long reads) goes on only once they stop."""
+    import asyncio
+    import time
+
+    app = running.app
+    assert app.session is not None and app.session.reads.pause == app._read_pause
+    before = app.last_input
+    await running.press("j")
+    assert app.last_input > before
+
+    app.last_input = time.monotonic() + 3600  # typing, as far as make_way can tell
+    paused = asyncio.ensure_future(app.make_way())
+    read = asyncio.ensure_future(app.session.reads.pause())
+    await running.pilot.pause(0.2)
+    assert not paused.done() and not read.done()
+    app.last_input = 0.0  # they stopped
+    await running.until(lambda: paused.done() and read.done())
+
+
+def test_the_clients_warm_up_loads_what_the_first_request_would_and_tolerates_a_library_change() -> None:
+    probe = ("import sys\n"
+             "from w365tui.ui.app import CLIENT_MODULES, _load\n"
+             "_load((*CLIENT_MODULES, 'a_transport_no_longer_shipped'))\n"
+             "print(all(name in sys.modules for name in CLIENT_MODULES))\n")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.strip() == "True"
+    with pytest.raises(ImportError):
+        from w365tui.ui.app import _load
+
+        _load(["w365tui.no_such_module"])

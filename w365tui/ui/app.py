@@ -7,10 +7,12 @@ All I/O runs in workers; a worker's failure becomes a notification and the app s
 from __future__ import annotations
 
 import asyncio
+import gc
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -45,6 +47,29 @@ APP_COMMANDS: tuple[Command, ...] = (
 #: colours would be rounded to the nearest of them, its orange cursor to an alarming red; the
 #: terminal's own colours read as intended.
 FEW_COLOURS_THEME = "ansi-dark"
+
+
+#: How long after a key bulk work on the event loop waits (W365App.make_way): the key's answer is
+#: painted first, and the next key of a word being typed finds the loop free.
+OPERATOR_FIRST = 0.25
+
+
+#: What the services' clients import, loaded on a thread before the session opens: httpx's
+#: transport (httpcore, h11, anyio's asyncio backend) is otherwise imported on the event loop
+#: at the first request, 0.05-0.1 s the screen would hold still for.
+CLIENT_MODULES = ("w365tui.session", "httpcore", "h11", "anyio._backends._asyncio")
+
+
+def _load(modules: Iterable[str]) -> None:
+    """Import these now (a warm-up: one a later release of a library no longer has is left)."""
+    from importlib import import_module
+
+    for name in modules:
+        try:
+            import_module(name)
+        except ImportError:
+            if name.startswith("w365tui."):
+                raise
 
 
 class NotSignedIn(Exception):
@@ -89,6 +114,7 @@ class W365App(App[None]):
         self.requested_theme = theme
         self.journal = journal
         self.session: Session | None = None
+        self.last_input = 0.0  # when the operator last pressed a key or a mouse button (Pane.make_way)
         self.panes_ready = asyncio.Event()  # every pane of the registry is mounted (mount_panes)
         self.not_connected: str | None = None  # why the session could not be opened, for panes mounted since
         self.onboarding_last: tuple[str, Any] | None = None  # the customer whose checklist was last opened
@@ -134,6 +160,27 @@ class W365App(App[None]):
         from w365tui.ui.checks import binding_ids
 
         return binding_ids()
+
+    async def make_way(self) -> None:
+        """A pause between two pieces of bulk work on the event loop (a long list loading, its
+        rows shown again, a read of thousands of rows): the screen is drawn and keys read, and
+        while the operator is typing the work waits until they stop (``OPERATOR_FIRST`` after
+        the last key), so that each key is answered before the next piece."""
+        await asyncio.sleep(0)
+        while time.monotonic() - self.last_input < OPERATOR_FIRST:
+            await asyncio.sleep(OPERATOR_FIRST / 5)
+
+    async def _read_pause(self) -> None:
+        """The session's reads pause so (Reads.pause): what a long read made so far stays with
+        its caller, so it is frozen for the garbage collector (a full collection walking 50,000
+        new models held the screen 0.1-0.3 s), and the operator goes first."""
+        gc.freeze()
+        await self.make_way()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.last_input = time.monotonic()
+        await super().on_event(event)
 
     def on_mount(self) -> None:
         if self.keymap:
@@ -222,11 +269,9 @@ class W365App(App[None]):
     async def connect(self) -> None:
         # The services' clients after the first paint, their modules and TLS authorities loaded
         # on a thread: a tenth of a second the screen would otherwise hold still for
-        from importlib import import_module
-
         if not await self._settled():
             return
-        await asyncio.to_thread(import_module, "w365tui.session")
+        await asyncio.to_thread(_load, CLIENT_MODULES)
         from w365tui.clients.http import tls_context
         from w365tui.session import open_session
 
@@ -240,6 +285,7 @@ class W365App(App[None]):
     def _connected(self, message: Connected) -> None:
         trace.mark("connected")
         self.session = message.session
+        message.session.reads.pause = self._read_pause
         self.not_connected = None
         self.sub_title = self._subtitle(message.session)
         for pane in self.panes:

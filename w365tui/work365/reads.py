@@ -7,7 +7,7 @@ Every ``$select`` and every row mapping comes from the schema's declarative tabl
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -50,10 +50,10 @@ def _chunks(items: Sequence[Any], size: int = 40) -> Iterable[Sequence[Any]]:
 
 
 async def breathe() -> None:
-    """A pause in a long read for a caller on an event loop: its screen is drawn and keys are
-    read. What was read so far is kept (the caller holds it), so it is frozen for the garbage
-    collector: a full collection walking 50,000 new models held the loop 0.1–0.3 s, several
-    times over one read. Freezing frees nothing early; rows are freed as ever when dropped."""
+    """What a long read does between pieces unless its caller says otherwise (``Reads.pause``):
+    what was read so far is kept (the caller holds it), so it is frozen for the garbage
+    collector: a full collection walking 50,000 new models took 0.1-0.3 s, several times over
+    one read. Freezing frees nothing early; rows are freed as ever when dropped."""
     import asyncio
     import gc
 
@@ -90,6 +90,8 @@ class Reads:
     def __init__(self, dv: DataverseClient, schema: Work365Schema):
         self.dv = dv
         self.schema = schema
+        #: what a long read does every 200 rows it makes: the app's pause lets its screen answer keys
+        self.pause: Callable[[], Awaitable[None]] = breathe
 
     def _w(self, role: str, name: str) -> str:
         return wire_name(self.schema, role, name)
@@ -422,7 +424,7 @@ class Reads:
                     made += 1
                     if made >= 200:  # a caller on an event loop keeps its screen live: 12,500 LCLs held it 0.7 s
                         made = 0
-                        await breathe()
+                        await self.pause()
                 result.append((sub, models))
         return result
 

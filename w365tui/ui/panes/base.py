@@ -84,6 +84,10 @@ class Pane(Vertical):
             return False
         return True
 
+    async def make_way(self) -> None:
+        """A pause between two pieces of bulk work (see :meth:`W365App.make_way`)."""
+        await self.app.make_way()  # type: ignore[attr-defined]
+
     def palette_commands(self) -> list[tuple[str, str, Any]]:
         return palette(self, self.COMMAND_LIST)
 

@@ -246,7 +246,7 @@ class ProviderAccountsPane(Pane):
             count += len(page)
             self._loaded(self.Loaded(provider, [AccountRow(pa, name) for pa, name in page], first=first,
                                      complete=False))
-            await asyncio.sleep(0)
+            await self.make_way()
             first = False
             if time.monotonic() - said > 0.5:  # a status line laid out again per chunk costs more than the chunk
                 said = time.monotonic()
@@ -466,7 +466,7 @@ class ProviderAccountsPane(Pane):
                 self._put(key, self._with_tenant(self.rows[key]))
             self.table.update_rows([self._table_row(self.rows[key]) for key in batch])
             gc.freeze()  # the new rows stay: a full collection walking them all held the screen 0.1 s
-            await asyncio.sleep(0)
+            await self.make_way()
         trace.mark("rows-refreshed", rows=len(keys))
         trace.memory()
         self._highlighted()  # the row under the cursor knows its customer now: suggest again
