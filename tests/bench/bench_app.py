@@ -18,7 +18,11 @@ its reference alternated):
    loop from its first paint until the tenants are preloaded (not cancelled) and every row shown
    with them (the first frame's own stall, before anything is loaded, printed apart); each
    filter keystroke sent through tmux into the filter box while the list loads, to the list
-   painted filtered (the app's trace); the app's peak memory (VmHWM).
+   painted filtered (the app's trace); the app's peak memory (VmHWM);
+4. panes 3–5 on a customer of 2,000 subscriptions and 50,000 LCLs (the app started on it with
+   ``--account``), the LCL editor on a subscription of 5,000 LCLs (``--subscription``), with
+   keys typed into its filter, and pane 5's LCL mismatch report: each to its rows shown, and
+   the longest stall once painted.
 
 The app writes its trace (``W365TUI_TRACE``, see ``w365tui/ui/trace.py``) with the system's
 monotonic clock, the clock this script times sending keys with. ``--book`` keeps the large book
@@ -368,6 +372,7 @@ def panes_on_a_large_customer(served: Served, account: str, subscription: str, r
             try:
                 done = wait_event(trace, event, timeout=300)
                 opened[what].append(done["t"] - running.started)
+                painted = wait_event(trace, "painted")["t"]
                 if what == "lcls":  # keys typed into the LCL editor's filter box
                     time.sleep(0.5)
                     running.keys("/")
@@ -375,6 +380,11 @@ def panes_on_a_large_customer(served: Served, account: str, subscription: str, r
                     for char in "2024-0":
                         sent = running.keys("-l", char)
                         keys.append(wait_event(trace, "filter-painted", after=sent, timeout=30)["t"] - sent)
+                time.sleep(0.5)
+                # once painted (the first frame's own stall is figure 3's) until the pane has
+                # settled, its keys typed included
+                stalls[what].append(max((e["ms"] for e in trace_events(trace)
+                                         if e["event"] == "stall" and e["t"] > painted), default=0.0) / 1000)
                 if what == "subscriptions":  # pane 5's LCL mismatch over the whole book
                     sent = running.keys("5")
                     ran = wait_event(trace, "report-ran", after=sent, timeout=300)
@@ -382,16 +392,13 @@ def panes_on_a_large_customer(served: Served, account: str, subscription: str, r
                     stalls["report"].append(max((e["ms"] for e in trace_events(trace)
                                                  if e["event"] == "stall" and sent <= e["t"] <= ran["t"]),
                                                 default=0.0) / 1000)
-                time.sleep(0.5)
-                stalls[what].append(max((e["ms"] for e in trace_events(trace) if e["event"] == "stall"),
-                                        default=0.0) / 1000)
             finally:
                 running.close()
     print("4. panes 3–5: a customer of 2,000 subscriptions and 50,000 LCLs, a subscription of 5,000 LCLs")
     print(line("pane 3, launch → the customer's subscriptions", opened["subscriptions"], "s", 1))
-    print(line("  longest stall", stalls["subscriptions"]))
+    print(line("  longest stall once painted", stalls["subscriptions"]))
     print(line("pane 4, launch → 5,000 LCLs", opened["lcls"], "s", 1))
-    print(line("  longest stall (the keys typed included)", stalls["lcls"]))
+    print(line("  longest stall once painted (the keys typed included)", stalls["lcls"]))
     print(line("  filter keystroke → list painted", keys))
     print(line("pane 5, 5 → the LCL mismatch report shown", opened["report"], "s", 1))
     print(line("  longest stall while it runs", stalls["report"]))

@@ -66,6 +66,18 @@ async def test_the_list_with_its_header_and_sigma(running: Running) -> None:
     assert footer(running).startswith("Σ LCL 60 = quantity 60")
 
 
+async def test_a_listing_made_a_piece_at_a_time_shows_every_row_as_made_at_once(
+        running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    from w365tui.ui.panes import lcls
+
+    monkeypatch.setattr(lcls, "SHOW_STEP", 1)  # a pause after each row, as after each 500 of 5,000
+    pane = await open_lcls(running, subscription(running.sandbox, "Humongous Insurance"))
+    assert pane.listing is not None and len(pane.listing.lcls) > 2
+    pieces = [(r.key, r.cells) for r in pane.table.visible_rows()]
+    pane._show()  # the same listing, made at once
+    assert pieces == [(r.key, r.cells) for r in pane.table.visible_rows()]
+
+
 async def test_toggle_review_apply_and_the_refusals(running: Running) -> None:
     sub_id = subscription(running.sandbox, "Humongous Insurance")
     pane = await open_lcls(running, sub_id)

@@ -67,6 +67,18 @@ async def test_manual_beside_techdata_with_the_pair_field_by_field(running: Runn
     assert status == "Humongous Insurance · 1 manual · 2 TechData · 1 paired"
 
 
+async def test_subscriptions_made_a_piece_at_a_time_show_as_made_at_once(
+        running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    from w365tui.ui.panes import subscriptions
+
+    monkeypatch.setattr(subscriptions, "SHOW_STEP", 1)  # a pause after each row, as after each 250 of 2,000
+    pane = await open_customer(running, "Humongous Insurance")
+    pieces = [(r.key, r.cells, r.styles) for r in pane.table.visible_rows()]
+    assert len(pieces) >= 2
+    pane._show()  # the same view, made at once
+    assert pieces == [(r.key, r.cells, r.styles) for r in pane.table.visible_rows()]
+
+
 async def test_enter_reviews_the_replacement_and_applies_after_two_y(running: Running) -> None:
     await open_customer(running, "Fabrikam Inc")
     await running.press("enter")

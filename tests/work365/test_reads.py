@@ -58,7 +58,7 @@ async def test_subscriptions_come_with_their_lcls_in_one_request(session: Sessio
     assert contracts[0].is_default
     probe = sandbox.faults.add("latency", path="work365_subscriptions", delay=0)
     pairs = await session.reads.subscriptions(account_id=fabrikam.id)
-    assert probe.hits == 1
+    assert probe.hits == 2  # the subscriptions with their LCLs, and apart the names of their currencies
     by_provider = {s.provider_id: (s, lcls) for s, lcls in pairs}
     techdata = await session.reads.streamone_provider(session.profile.streamone_connectors)
     t, t_lcls = by_provider.pop(techdata.id)
@@ -69,6 +69,11 @@ async def test_subscriptions_come_with_their_lcls_in_one_request(session: Sessio
     assert {lcl.event for lcl in m_lcls} == {LclEvent.CREATE, LclEvent.UPDATE}
     assert all(lcl.provisioning_status is ProvisioningStatus.NOT_APPLICABLE for lcl in m_lcls)
     assert all(lcl.etag for lcl in m_lcls) and t.etag
+    currency = sandbox.store.conn.execute(  # the currency as Dataverse names it: its formatted value
+        "SELECT c.currencyname FROM work365_subscription s JOIN transactioncurrency c "
+        "ON c.transactioncurrencyid = s.transactioncurrencyid WHERE s.work365_subscriptionid = ?",
+        (str(t.id),)).fetchone()
+    assert currency is not None and t.currency == currency[0]
     by_contract = await session.reads.subscriptions(contract_id=contracts[0].id)
     assert {s.id for s, _ in by_contract} == {s.id for s, _ in pairs}
 

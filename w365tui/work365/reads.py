@@ -90,7 +90,7 @@ class Reads:
     def __init__(self, dv: DataverseClient, schema: Work365Schema):
         self.dv = dv
         self.schema = schema
-        #: what a long read does every 200 rows it makes: the app's pause lets its screen answer keys
+        #: what a long read does every 100 rows it makes: the app's pause lets its screen answer keys
         self.pause: Callable[[], Awaitable[None]] = breathe
 
     def _w(self, role: str, name: str) -> str:
@@ -408,25 +408,40 @@ class Reads:
                       orderby=[t.column("name")], expand=[expand])
 
         result = []
-        currency = f"{self._w('subscription', 'currency')}@{FORMATTED}" if t.has("currency") else None
+        currencies = await self._currency_names(t.entity_set, all_of(conditions)) if t.has("currency") else {}
         made = 0
-        async for page in self.dv.pages(query, page_size, annotations=currency is not None):
+        async for page in self.dv.pages(query, page_size):
             for row in page.rows:
                 lcls = await self.dv.related(row, t.collections["lcls"])  # all of them, past the inline limit too
                 sub = model(self.schema, "subscription", row)
-                shown = row.get(currency) if currency else None
-                if isinstance(shown, str) and shown:  # the currency as Dataverse names it
+                shown = currencies.get(sub.id)
+                if shown:  # the currency as Dataverse names it
                     sub = sub.model_copy(update={"currency": shown})
                 made += 1
                 models = []
                 for r in lcls:
                     models.append(model(self.schema, "licensechangelog", r))
                     made += 1
-                    if made >= 200:  # a caller on an event loop keeps its screen live: 12,500 LCLs held it 0.7 s
+                    if made >= 100:  # a caller on an event loop keeps its screen live: 12,500 LCLs held it 0.7 s
                         made = 0
                         await self.pause()
                 result.append((sub, models))
         return result
+
+    async def _currency_names(self, entity_set: str, condition: Any) -> dict[UUID, str]:
+        """Each subscription's currency as Dataverse names it (its formatted value), by a query of
+        its own: asked of the subscriptions' query, the annotations came on every expanded LCL too,
+        and tripled its pages (6 MB of JSON for 100 subscriptions, 0.05 s to parse on the loop)."""
+        t = self.schema.table("subscription")
+        column = self._w("subscription", "currency")
+        names: dict[UUID, str] = {}
+        query = Query(entity_set, select=[t.primary_id, column], filter=condition)
+        async for page in self.dv.pages(query, annotations=True):
+            for row in page.rows:
+                shown = row.get(f"{column}@{FORMATTED}")
+                if isinstance(shown, str) and shown and isinstance(row.get(t.primary_id), str):
+                    names[UUID(row[t.primary_id])] = shown
+        return names
 
     # -- rows as they are now --------------------------------------------------------------------
     async def rows_by_id(self, role: str, ids: Collection[UUID]) -> dict[UUID, dict[str, Any]]:

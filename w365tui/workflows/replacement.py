@@ -85,9 +85,13 @@ class SubscriptionsView:
     pairing: Pairing
     contract: BillingContract | None = None  # the contract it is narrowed to
     contracts: dict[UUID, BillingContract] = field(default_factory=dict)
+    _by_id: tuple[int, dict[UUID, SubscriptionLine]] | None = field(default=None, init=False, repr=False,
+                                                                     compare=False)
 
     def line(self, sub_id: UUID) -> SubscriptionLine | None:
-        return next((line for line in self.lines if line.subscription.id == sub_id), None)
+        if self._by_id is None or self._by_id[0] != len(self.lines):  # looked up per row: not a scan each
+            self._by_id = (len(self.lines), {line.subscription.id: line for line in reversed(self.lines)})
+        return self._by_id[1].get(sub_id)
 
     @property
     def manual(self) -> list[SubscriptionLine]:

@@ -56,6 +56,7 @@ COLUMNS = [
     Column("selling", "Selling", 7),
     Column("cost", "Cost", 7),
 ]
+SHOW_STEP = 500  # LCL rows made between two pauses as a listing is shown
 PROVISIONING = {ProvisioningStatus.AWAITING_PROVISIONING: "awaiting", ProvisioningStatus.PROVISIONED: "provisioned",
                 ProvisioningStatus.FAILED_PROVISIONING: "failed", ProvisioningStatus.NOT_APPLICABLE: "n/a"}
 
@@ -177,9 +178,23 @@ class LicenseChangeLogsPane(Pane):
     def _on_loaded(self, message: Loaded) -> None:
         if message.epoch != self.epoch:
             return
-        self.listing = message.listing
         trace.mark("lcls-loaded", lcls=len(message.listing.lcls))
-        rows = {lcl.id: lcl for lcl in message.listing.lcls}
+        self._take(message.listing, message.epoch)
+
+    # described, or Textual would describe the worker by the repr of thousands of LCLs
+    @work(exclusive=True, exit_on_error=False, group="lcls-show", description="lcls-show")
+    async def _take(self, listing: LclListing, epoch: int) -> None:
+        """Show a listing read: its rows made a piece at a time (5,000 LCLs made at once held the
+        screen 0.07 s), the keys pressed meanwhile answered in between."""
+        marks, edits = dict(self.marks), dict(self.edits)
+        made: list[Row] = []
+        for start in range(0, len(listing.lcls), SHOW_STEP):
+            made += [self._row(lcl, listing) for lcl in listing.lcls[start:start + SHOW_STEP]]
+            await self.make_way()
+            if epoch != self.epoch:
+                return
+        self.listing = listing
+        rows = {lcl.id: lcl for lcl in listing.lcls}
         # a mark whose row is gone, or is already what it was marked to become, is dropped (and said)
         settled = [i for i, archive in self.marks.items() if i not in rows or rows[i].is_archived == archive]
         for lcl_id in settled:
@@ -190,7 +205,10 @@ class LicenseChangeLogsPane(Pane):
         self.edits = {k: v for k, v in self.edits.items() if k in rows}
         if self.anchor is not None and self.anchor not in rows:
             self.anchor = None
-        self._show()
+        if settled or marks != self.marks or edits != self.edits:  # the rows made show marks no longer held
+            self._show()
+        else:
+            self._show(made)
 
     # -- showing --------------------------------------------------------------------------------------
     def _lcl(self, lcl_id: UUID) -> LicenseChangeLog | None:
@@ -198,7 +216,8 @@ class LicenseChangeLogsPane(Pane):
             return None
         return next((lcl for lcl in self.listing.lcls if lcl.id == lcl_id), None)
 
-    def _show(self) -> None:
+    def _show(self, rows: list[Row] | None = None) -> None:
+        """The listing on the screen (``rows``: its rows, made already)."""
         listing = self.listing
         if listing is None:
             return
@@ -208,32 +227,32 @@ class LicenseChangeLogsPane(Pane):
         head.append(f" · {visible(listing.customer)} · {visible(listing.contract)} · {visible(listing.provider)}"
                     f" · quantity {sub.quantity} · {sub.state.value}")
         self.query_one("#lc-head", Static).update(head)
-        rows = []
-        for lcl in listing.lcls:
-            edit = self.edits.get(lcl.id)
-            quantity = f"{lcl.quantity:+d}"
-            when = lcl.effective_date.isoformat() if lcl.effective_date else "—"
-            if edit is not None and edit.quantity is not None:
-                quantity = f"{lcl.quantity:+d}→{edit.quantity:+d}"
-            if edit is not None and edit.effective_date is not None:
-                when = f"→{edit.effective_date.isoformat()}"
-            status = lcl.status.value
-            if lcl.id in self.marks:
-                status = "→archived" if self.marks[lcl.id] else "→active"
-            pending = lcl.id in self.marks or edit is not None
-            blocked = lcl.id in listing.blocked
-            rows.append(Row(lcl.id, (
-                "●" if pending else ("!" if blocked else ""), lcl.event.value, quantity, when,
-                PROVISIONING.get(lcl.provisioning_status, "—") if lcl.provisioning_status else "—", status,
-                "yes" if lcl.invoice_id else "", _money(lcl.selling_price), _money(lcl.cost_price)),
-                ("bold", None, "bold" if edit and edit.quantity is not None else None,
-                 "bold" if edit and edit.effective_date is not None else None,
-                 "bold yellow" if lcl.provisioning_status is ProvisioningStatus.AWAITING_PROVISIONING else None,
-                 "bold" if lcl.id in self.marks else ("dim" if lcl.is_archived else None), None, None, None),
-                search=f"{lcl.id} {lcl.name or ''}"))
-        self.table.set_rows(rows)
+        self.table.set_rows(rows if rows is not None else [self._row(lcl, listing) for lcl in listing.lcls])
         self._footer()
         self._detail()
+
+    def _row(self, lcl: LicenseChangeLog, listing: LclListing) -> Row:
+        edit = self.edits.get(lcl.id)
+        quantity = f"{lcl.quantity:+d}"
+        when = lcl.effective_date.isoformat() if lcl.effective_date else "—"
+        if edit is not None and edit.quantity is not None:
+            quantity = f"{lcl.quantity:+d}→{edit.quantity:+d}"
+        if edit is not None and edit.effective_date is not None:
+            when = f"→{edit.effective_date.isoformat()}"
+        status = lcl.status.value
+        if lcl.id in self.marks:
+            status = "→archived" if self.marks[lcl.id] else "→active"
+        pending = lcl.id in self.marks or edit is not None
+        blocked = lcl.id in listing.blocked
+        return Row(lcl.id, (
+            "●" if pending else ("!" if blocked else ""), lcl.event.value, quantity, when,
+            PROVISIONING.get(lcl.provisioning_status, "—") if lcl.provisioning_status else "—", status,
+            "yes" if lcl.invoice_id else "", _money(lcl.selling_price), _money(lcl.cost_price)),
+            ("bold", None, "bold" if edit and edit.quantity is not None else None,
+             "bold" if edit and edit.effective_date is not None else None,
+             "bold yellow" if lcl.provisioning_status is ProvisioningStatus.AWAITING_PROVISIONING else None,
+             "bold" if lcl.id in self.marks else ("dim" if lcl.is_archived else None), None, None, None),
+            search=f"{lcl.id} {lcl.name or ''}")
 
     def _footer(self) -> None:
         listing = self.listing

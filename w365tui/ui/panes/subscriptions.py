@@ -11,6 +11,7 @@ customers pane (enter), from a mapped provider account in pane 1, or by ``w365tu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
@@ -35,6 +36,8 @@ from w365tui.ui.widgets.record_table import Column, RecordTable, Row
 if TYPE_CHECKING:
     from w365tui.workflows.customers import SubscriptionLine
     from w365tui.workflows.replacement import BulkOutcome, SubscriptionsView
+
+SHOW_STEP = 250  # rows made between two pauses as a customer's subscriptions are shown
 
 COLUMNS = [
     Column("mark", "", 1),
@@ -202,20 +205,37 @@ class SubscriptionsPane(Pane):
     def _loaded(self, message: Loaded) -> None:
         if message.epoch != self.epoch:
             return  # another customer (or a write) since
-        self.view = message.view
         trace.mark("subscriptions-loaded")
-        self.account = message.view.account
-        known = {line.subscription.id for line in message.view.lines if line.subscription.is_active}
+        self._take(message.view, message.epoch)
+
+    # described, or Textual would describe the worker by the repr of thousands of subscriptions
+    @work(exclusive=True, exit_on_error=False, group="subscriptions-show", description="subscriptions-show")
+    async def _take(self, view: SubscriptionsView, epoch: int) -> None:
+        """Show a customer's subscriptions read: the rows made a piece at a time (2,000 made at
+        once held the screen 0.06 s), the keys pressed meanwhile answered in between."""
+        state = (set(self.marked), dict(self.by_hand), set(self.apart))
+        made: list[Row] = []
+        for row in self._rows(view):
+            made.append(row)
+            if len(made) % SHOW_STEP == 0:
+                await self.make_way()
+                if epoch != self.epoch:
+                    return
+        changed = state != (self.marked, self.by_hand, self.apart)  # pairs the rows made do not show
+        self.view = view
+        self.account = view.account
+        known = {line.subscription.id for line in view.lines if line.subscription.is_active}
         self.by_hand = {m: t for m, t in self.by_hand.items() if m in known and t in known}
         self.marked = {m for m in self.marked if m in known}
-        self._show()
+        self._show(None if changed else made)
 
     # -- pairs ----------------------------------------------------------------------------------------
-    def pairs(self) -> dict[UUID, UUID]:
+    def pairs(self, view: SubscriptionsView | None = None) -> dict[UUID, UUID]:
         """manual → TechData: the proposed pairs less those taken apart, with those made by hand."""
-        if self.view is None:
+        view = view or self.view
+        if view is None:
             return {}
-        out = {m.id: t.id for m, t in self.view.pairing.pairs if m.id not in self.apart}
+        out = {m.id: t.id for m, t in view.pairing.pairs if m.id not in self.apart}
         for manual, techdata in self.by_hand.items():
             out = {m: t for m, t in out.items() if t != techdata and m != manual}
             out[manual] = techdata
@@ -224,17 +244,22 @@ class SubscriptionsPane(Pane):
     def _line(self, sub_id: UUID) -> SubscriptionLine | None:
         return self.view.line(sub_id) if self.view is not None else None
 
-    def _show(self) -> None:
+    def _show(self, rows: list[Row] | None = None) -> None:
+        """The view on the screen (``rows``: its rows, made already)."""
         view = self.view
         if view is None:
             return
-        pairs = self.pairs()
+        self.table.set_rows(rows if rows is not None else list(self._rows(view)))
+        self.status_done()
+        self._highlighted()
+
+    def _rows(self, view: SubscriptionsView) -> Iterator[Row]:
+        pairs = self.pairs(view)
         paired = set(pairs.values())
         ambiguous = {m.id: len(c) for m, c, _ in view.pairing.ambiguous}
-        rows: list[Row] = []
         for line in view.manual:
             sub = line.subscription
-            twin = self._line(pairs[sub.id]) if sub.id in pairs else None
+            twin = view.line(pairs[sub.id]) if sub.id in pairs else None
             left = self._side(line)
             if twin is not None:
                 right = self._side(twin) + (_date(twin.subscription),)
@@ -247,14 +272,14 @@ class SubscriptionsPane(Pane):
                 key = ("manual", sub.id)
             mark = "●" if sub.id in self.marked and key[0] == "pair" else ""
             styles = self._styles(line, twin)
-            rows.append(Row(key, (mark, *left, "│", *right), styles,
-                            search=f"{sub.id} {sub.part_number or ''} {twin.subscription.id if twin else ''}"))
+            yield Row(key, (mark, *left, "│", *right), styles,
+                      search=f"{sub.id} {sub.part_number or ''} {twin.subscription.id if twin else ''}")
         for line in view.techdata:
             if line.subscription.id in paired:
                 continue
             sub = line.subscription
-            rows.append(Row(("techdata", sub.id), ("", "", "", "", "│", *self._side(line), _date(sub)),
-                            self._styles(None, line), search=f"{sub.id} {sub.part_number or ''}"))
+            yield Row(("techdata", sub.id), ("", "", "", "", "│", *self._side(line), _date(sub)),
+                      self._styles(None, line), search=f"{sub.id} {sub.part_number or ''}")
         for line in view.lines:  # retired and other subscriptions, dimmed, last
             sub = line.subscription
             if sub.is_active and (line.provider_type == "manual" or line.streamone):
@@ -263,10 +288,7 @@ class SubscriptionsPane(Pane):
             side = (f"{sub.name} ({state})", str(sub.quantity), str(line.lcl_sum))
             cells = ("", *side, "│", "", "", "", "") if line.provider_type == "manual" else \
                 ("", "", "", "", "│", *side, _date(sub))
-            rows.append(Row(("other", sub.id), cells, tuple("dim" for _ in cells), search=str(sub.id)))
-        self.table.set_rows(rows)
-        self.status_done()
-        self._highlighted()
+            yield Row(("other", sub.id), cells, tuple("dim" for _ in cells), search=str(sub.id))
 
     @staticmethod
     def _side(line: SubscriptionLine) -> tuple[str, str, str]:
