@@ -51,7 +51,7 @@ FEW_COLOURS_THEME = "ansi-dark"
 
 #: How long after a key bulk work on the event loop waits (W365App.make_way): the key's answer is
 #: painted first, and the next key of a word being typed finds the loop free.
-OPERATOR_FIRST = 0.25
+OPERATOR_FIRST = 0.5
 
 
 #: What the services' clients import, loaded on a thread before the session opens: httpx's
