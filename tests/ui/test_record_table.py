@@ -50,6 +50,17 @@ async def test_hostile_text_is_shown_as_typed_and_never_overflows() -> None:
         assert len({seg.style for seg in lines[1] if seg.text.strip()}) == 1
 
 
+async def test_an_empty_list_says_whether_it_is_empty_or_only_filtered() -> None:
+    app = Harness()
+    async with app.run_test(size=(60, 10)):
+        table = app.query_one(RecordTable)
+        table.empty = "No accounts."
+        assert table.render_line(1).text.startswith("No accounts.")
+        table.set_rows([Row(1, ("Contoso", "1"))])
+        table.set_filter("fabrikam")
+        assert table.render_line(1).text.startswith("Nothing here holds the filter's text.")
+
+
 async def test_filter_sort_and_cursor() -> None:
     app = Harness()
     async with app.run_test(size=(40, 10)) as pilot:

@@ -434,7 +434,8 @@ class RecordTable(ScrollView, can_focus=True):
         if index >= len(self._view):
             if index == 0 and not self._view:
                 muted = self.get_component_rich_style("record-table--empty")
-                return Strip([Segment(fit(self.empty, width), base + muted)])
+                said = self.empty if not self._rows else "Nothing here holds the filter's text."
+                return Strip([Segment(fit(said, width), base + muted)])
             return Strip.blank(width, base)
         row = self._rows[self._view[index]]
         style = base
