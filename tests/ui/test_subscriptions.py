@@ -79,6 +79,23 @@ async def test_subscriptions_made_a_piece_at_a_time_show_as_made_at_once(
     assert pieces == [(r.key, r.cells, r.styles) for r in pane.table.visible_rows()]
 
 
+async def test_a_hand_pair_of_a_subscription_retired_since_no_longer_hides_its_twin(running: Running) -> None:
+    """After the replacement of a pair made by hand, the view read again holds the manual one no
+    more: its pair is dropped before the rows are made, and the TechData one is listed."""
+    import uuid
+
+    pane = await open_customer(running, "Humongous Insurance")
+    assert pane.view is not None
+    alone = next(line.subscription.id for line in pane.view.techdata if line.subscription.id not in
+                 set(pane.pairs().values()))  # a TechData subscription with no twin
+    assert ("techdata", alone) in [r.key for r in pane.table.visible_rows()]
+    pane.by_hand = {uuid.uuid4(): alone}  # paired by hand with a manual subscription retired since
+    pane._take(pane.view, pane.epoch)
+    await running.until(lambda: not pane.by_hand)
+    await running.pilot.pause()
+    assert ("techdata", alone) in [r.key for r in pane.table.visible_rows()]
+
+
 async def test_enter_reviews_the_replacement_and_applies_after_two_y(running: Running) -> None:
     await open_customer(running, "Fabrikam Inc")
     await running.press("enter")

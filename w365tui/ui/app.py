@@ -109,7 +109,8 @@ class W365App(App[None]):
         self.profile_name = profile_name
         self.profile = profile
         self.sandbox_url = sandbox_url
-        self.start_error: Exception | None = None  # why the app exited at start (the settings, the sign-in)
+        self.start_error: Exception | None = None
+        self.settings_checked = False  # why the app exited at start (the settings, the sign-in)
         self.keymap = dict(keymap or {})
         self.requested_theme = theme
         self.journal = journal
@@ -233,6 +234,8 @@ class W365App(App[None]):
         exit 2). The [keys] and theme are checked as `w365tui config check` checks them."""
         from w365tui.settings_file import FirstLook
 
+        if self.settings_checked:  # connecting again (r): said once is enough
+            return True
         look = self.profile if isinstance(self.profile, FirstLook) else None
 
         def check() -> tuple[Profile | None, list[str]]:
@@ -261,8 +264,13 @@ class W365App(App[None]):
             return False
         if profile is not None:
             self.profile = profile
+            header = self.query_one(Header)  # drawn from the first look: now from the profile as validated
+            header.set_class(profile.is_sandbox, "sandbox")
+            header.set_class(not profile.is_sandbox and profile.read_only, "readonly")
+            self.sub_title = self._subtitle()
         for problem in problems:
             self.say(f"Settings: {problem}", severity="warning", timeout=12)  # as `w365tui config check` says
+        self.settings_checked = True
         return True
 
     @work(exclusive=True, exit_on_error=False, group="connect")
@@ -278,7 +286,11 @@ class W365App(App[None]):
         await asyncio.to_thread(tls_context)
         session = await open_session(self.profile_name, self.profile, sandbox_url=self.sandbox_url,
                                      journal=self.journal)
-        await self.panes_ready.wait()  # a session's work may open any pane
+        try:
+            await self.panes_ready.wait()  # a session's work may open any pane
+        except asyncio.CancelledError:  # connecting again (r) meanwhile: this session is nobody's
+            await session.close()
+            raise
         self.post_message(self.Connected(session))
 
     @on(Connected)
@@ -415,7 +427,8 @@ class W365App(App[None]):
                 detail = f"Could not connect: {detail}"
             self.not_connected = detail
             for pane in self.panes:
-                pane.disconnected(detail)
+                if pane.is_mounted:  # one still mounting is told by mount_panes (not_connected)
+                    pane.disconnected(detail)
         self.say(detail, title="Error", severity="error", timeout=12)
 
     def action_pane(self, pane_id: str) -> None:

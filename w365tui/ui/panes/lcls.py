@@ -186,10 +186,12 @@ class LicenseChangeLogsPane(Pane):
     async def _take(self, listing: LclListing, epoch: int) -> None:
         """Show a listing read: its rows made a piece at a time (5,000 LCLs made at once held the
         screen 0.07 s), the keys pressed meanwhile answered in between."""
+        if epoch != self.epoch:
+            return
         marks, edits = dict(self.marks), dict(self.edits)
         made: list[Row] = []
         for start in range(0, len(listing.lcls), SHOW_STEP):
-            made += [self._row(lcl, listing) for lcl in listing.lcls[start:start + SHOW_STEP]]
+            made += [self._row(lcl, listing, marks, edits) for lcl in listing.lcls[start:start + SHOW_STEP]]
             await self.make_way()
             if epoch != self.epoch:
                 return
@@ -231,8 +233,11 @@ class LicenseChangeLogsPane(Pane):
         self._footer()
         self._detail()
 
-    def _row(self, lcl: LicenseChangeLog, listing: LclListing) -> Row:
-        edit = self.edits.get(lcl.id)
+    def _row(self, lcl: LicenseChangeLog, listing: LclListing, marks: dict[UUID, bool] | None = None,
+             edits: dict[UUID, Any] | None = None) -> Row:
+        """One LCL's row, with the operator's marks and edits (those given, else the pane's)."""
+        marks = self.marks if marks is None else marks
+        edit = (self.edits if edits is None else edits).get(lcl.id)
         quantity = f"{lcl.quantity:+d}"
         when = lcl.effective_date.isoformat() if lcl.effective_date else "—"
         if edit is not None and edit.quantity is not None:
@@ -240,9 +245,9 @@ class LicenseChangeLogsPane(Pane):
         if edit is not None and edit.effective_date is not None:
             when = f"→{edit.effective_date.isoformat()}"
         status = lcl.status.value
-        if lcl.id in self.marks:
-            status = "→archived" if self.marks[lcl.id] else "→active"
-        pending = lcl.id in self.marks or edit is not None
+        if lcl.id in marks:
+            status = "→archived" if marks[lcl.id] else "→active"
+        pending = lcl.id in marks or edit is not None
         blocked = lcl.id in listing.blocked
         return Row(lcl.id, (
             "●" if pending else ("!" if blocked else ""), lcl.event.value, quantity, when,
@@ -251,7 +256,7 @@ class LicenseChangeLogsPane(Pane):
             ("bold", None, "bold" if edit and edit.quantity is not None else None,
              "bold" if edit and edit.effective_date is not None else None,
              "bold yellow" if lcl.provisioning_status is ProvisioningStatus.AWAITING_PROVISIONING else None,
-             "bold" if lcl.id in self.marks else ("dim" if lcl.is_archived else None), None, None, None),
+             "bold" if lcl.id in marks else ("dim" if lcl.is_archived else None), None, None, None),
             search=f"{lcl.id} {lcl.name or ''}")
 
     def _footer(self) -> None:

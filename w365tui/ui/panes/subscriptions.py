@@ -213,6 +213,13 @@ class SubscriptionsPane(Pane):
     async def _take(self, view: SubscriptionsView, epoch: int) -> None:
         """Show a customer's subscriptions read: the rows made a piece at a time (2,000 made at
         once held the screen 0.06 s), the keys pressed meanwhile answered in between."""
+        if epoch != self.epoch:
+            return
+        known = {line.subscription.id for line in view.lines if line.subscription.is_active}
+        # pairs made by hand of what is retired since (the one just replaced) are dropped first:
+        # the rows are made without them
+        self.by_hand = {m: t for m, t in self.by_hand.items() if m in known and t in known}
+        self.marked = {m for m in self.marked if m in known}
         state = (set(self.marked), dict(self.by_hand), set(self.apart))
         made: list[Row] = []
         for row in self._rows(view):
@@ -221,12 +228,11 @@ class SubscriptionsPane(Pane):
                 await self.make_way()
                 if epoch != self.epoch:
                     return
+        if epoch != self.epoch:
+            return
         changed = state != (self.marked, self.by_hand, self.apart)  # pairs the rows made do not show
         self.view = view
         self.account = view.account
-        known = {line.subscription.id for line in view.lines if line.subscription.is_active}
-        self.by_hand = {m: t for m, t in self.by_hand.items() if m in known and t in known}
-        self.marked = {m for m in self.marked if m in known}
         self._show(None if changed else made)
 
     # -- pairs ----------------------------------------------------------------------------------------
