@@ -109,8 +109,8 @@ class W365App(App[None]):
         self.profile_name = profile_name
         self.profile = profile
         self.sandbox_url = sandbox_url
-        self.start_error: Exception | None = None
-        self.settings_checked = False  # why the app exited at start (the settings, the sign-in)
+        self.start_error: Exception | None = None  # why the app exited at start (the settings, the sign-in)
+        self.settings_checked = asyncio.Event()  # the settings are valid: panes 2-5 may come
         self.keymap = dict(keymap or {})
         self.requested_theme = theme
         self.journal = journal
@@ -207,6 +207,7 @@ class W365App(App[None]):
     async def mount_panes(self) -> None:
         """The panes after the first, each module loaded on a thread (with the domain code it
         imports) so that the screen answers keys meanwhile."""
+        await self.settings_checked.wait()  # not while the app ends on settings that are not valid
         tabs = self.query_one(TabbedContent)
         for spec in PANES[1:]:
             pane = (await asyncio.to_thread(spec.load))()
@@ -234,7 +235,7 @@ class W365App(App[None]):
         exit 2). The [keys] and theme are checked as `w365tui config check` checks them."""
         from w365tui.settings_file import FirstLook
 
-        if self.settings_checked:  # connecting again (r): said once is enough
+        if self.settings_checked.is_set():  # connecting again (r): said once is enough
             return True
         look = self.profile if isinstance(self.profile, FirstLook) else None
 
@@ -270,7 +271,7 @@ class W365App(App[None]):
             self.sub_title = self._subtitle()
         for problem in problems:
             self.say(f"Settings: {problem}", severity="warning", timeout=12)  # as `w365tui config check` says
-        self.settings_checked = True
+        self.settings_checked.set()
         return True
 
     @work(exclusive=True, exit_on_error=False, group="connect")
