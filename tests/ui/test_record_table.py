@@ -106,6 +106,21 @@ async def test_pages_appended_to_a_sorted_list_land_where_a_full_sort_puts_them(
         check_merge(rows, grown, whole)
 
 
+async def test_the_scrollable_height_follows_appended_rows_soon_not_per_page() -> None:
+    app = Two()
+    async with app.run_test() as pilot:
+        table = app.query_one("#a", RecordTable)
+        table.set_rows([Row(i, (f"name {i:05d}", str(i))) for i in range(10)])
+        table.sort_by("name")
+        for start in range(10, 1010, 100):
+            table.append_rows([Row(i, (f"name {i:05d}", str(i))) for i in range(start, start + 100)])
+        assert table.shown_count == 1010
+        await pilot.pause(0.4)
+        assert table.virtual_size.height == 1011
+        table.cursor = 1009  # the last row is reachable
+        assert table.current_row is not None and table.current_row.key == 1009
+
+
 def check_merge(rows: list[Row], grown: RecordTable, whole: RecordTable) -> None:
     grown.set_rows(rows[:100])
     grown.sort_by("name")

@@ -111,3 +111,22 @@ async def test_a_subscription_with_more_lcls_than_the_inline_limit_gets_them_all
                                      "work365_quantity": 0, "statecode": 0, "statuscode": 1})
     again = {s.id: x for s, x in await session.reads.subscriptions(account_id=fabrikam.id)}
     assert len(again[sub.id]) == EXPAND_INLINE_LIMIT + 11  # none silently lost
+
+
+async def test_a_provider_account_brief_made_from_the_row_is_the_one_made_from_its_model(session: Session) -> None:
+    """The list's rows skip the pydantic model: what they hold is what the model would give."""
+    from w365tui.domain.models import ProviderAccountBrief
+    from w365tui.work365.rows import RowError, model, provider_account_brief
+
+    provider = await session.reads.streamone_provider(session.profile.streamone_connectors)
+    raw = await session.reads.dv.rows(session.reads.provider_account_query(provider.id))
+    assert len(raw) > 20
+    schema = session.reads.schema
+    assert [provider_account_brief(schema, r) for r in raw] == [
+        ProviderAccountBrief.of(model(schema, "provideraccount", r)) for r in raw]
+    bent = dict(raw[0])
+    bent["statecode"] = 7  # a state the app does not know reads as inactive, as the model has it
+    assert provider_account_brief(schema, bent).state == model(schema, "provideraccount", bent).state
+    del bent[schema.table("provideraccount").primary_id]
+    with pytest.raises(RowError, match="no valid"):  # as the model's reading says it
+        provider_account_brief(schema, bent)

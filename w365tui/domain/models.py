@@ -76,11 +76,15 @@ class ProviderAccountBrief:
 
     @classmethod
     def of(cls, account: ProviderAccount) -> ProviderAccountBrief:
-        provider = account.provider_id
-        if provider is not None:  # a few providers for 100,000 rows: one object each, not one per row
-            provider = _PROVIDERS.setdefault(provider, provider)
-        return cls(account.id, account.name, account.provider_specific_id, provider, account.account_id,
-                   account.sync_status, account.state)
+        return cls.made(account.id, account.name, account.provider_specific_id, account.provider_id,
+                        account.account_id, account.sync_status, account.state)
+
+    @classmethod
+    def made(cls, id: UUID, name: str, provider_specific_id: str | None, provider_id: UUID | None,
+             account_id: UUID | None, sync_status: SyncStatus | None, state: RecordState) -> ProviderAccountBrief:
+        if provider_id is not None:  # a few providers for 100,000 rows: one object each, not one per row
+            provider_id = _PROVIDERS.setdefault(provider_id, provider_id)
+        return cls(id, name, provider_specific_id, provider_id, account_id, sync_status, state)
 
     @property
     def is_mapped(self) -> bool:

@@ -34,7 +34,7 @@ from w365tui.domain.models import (
     ProviderAccountBrief,
     Subscription,
 )
-from w365tui.work365.rows import model, select, wire_name
+from w365tui.work365.rows import model, provider_account_brief, select, wire_name
 from w365tui.work365.schema import Work365Schema
 
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
@@ -179,7 +179,7 @@ class Reads:
                 rows = []
                 for row in page.rows[start:start + chunk]:
                     mapped = row.get(nav) or {}
-                    account = ProviderAccountBrief.of(model(self.schema, "provideraccount", row))
+                    account = provider_account_brief(self.schema, row)
                     rows.append((account, mapped.get(name) if mapped else None))
                 yield rows
                 await asyncio.sleep(0)

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from w365tui.clients.odata import etag_of, lookup_value
+from w365tui.domain.enums import RecordState, SyncStatus
 from w365tui.domain.models import (
     Account,
     BillingContract,
@@ -22,6 +23,7 @@ from w365tui.domain.models import (
     LicenseChangeLog,
     Provider,
     ProviderAccount,
+    ProviderAccountBrief,
     Subscription,
 )
 from w365tui.domain.plan import Current, Option, Ref, State, Value
@@ -112,6 +114,27 @@ def decode(schema: Work365Schema, role: str, row: Mapping[str, Any]) -> dict[str
 
 def model(schema: Work365Schema, role: str, row: Mapping[str, Any]) -> Any:
     """A row as its domain model (:data:`MODELS`)."""
+    return MODELS[role](**_fields(schema, role, row))
+
+
+def provider_account_brief(schema: Work365Schema, row: Mapping[str, Any]) -> ProviderAccountBrief:
+    """A provider account row as a list of 100,000 keeps it: what :func:`model` decodes, made
+    into the brief directly rather than into a pydantic model dropped at once (a fifth of the
+    time reading a row took)."""
+    fields = _fields(schema, "provideraccount", row)
+    status = fields.get("sync_status")
+    try:
+        sync = SyncStatus(status) if status is not None else None
+        state = RecordState(fields.get("state", RecordState.ACTIVE))
+    except ValueError:
+        raise RowError(f"provideraccount {fields['id']}: the sync status {status!r} or state "
+                       f"{fields.get('state')!r} is not one the app knows") from None
+    return ProviderAccountBrief.made(fields["id"], fields.get("name") or "", fields.get("provider_specific_id"),
+                                     fields.get("provider_id"), fields.get("account_id"), sync, state)
+
+
+def _fields(schema: Work365Schema, role: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's values under its model's field names, the defaults filled in."""
     values = decode(schema, role, row)
     kwargs: dict[str, Any] = {"id": values["id"], "etag": values["etag"]}
     for spec in ROLES[role].fields:
@@ -131,7 +154,7 @@ def model(schema: Work365Schema, role: str, row: Mapping[str, Any]) -> Any:
     for name in ("name", "quantity", "is_default"):
         if name in cls.model_fields and kwargs.get(name) is None and name in _MODEL_DEFAULTS:
             kwargs[name] = _MODEL_DEFAULTS[name]
-    return cls(**kwargs)
+    return kwargs
 
 
 def current(schema: Work365Schema, role: str, row: Mapping[str, Any] | None, fields: Iterable[str]) -> Current | None:

@@ -386,7 +386,10 @@ class ProviderAccountsPane(Pane):
             from w365tui.domain.streamone import CloudProfile
 
             profile = CloudProfile(customer_tenant_id=held)  # the tenant is known, its domain not yet
-        return replace(row, customer=self.customers.get(key), profile=profile)
+        customer = self.customers.get(key)
+        if customer is row.customer and profile is row.profile:
+            return row  # nothing more known of it (as the list loads, before the tenants): not copied
+        return replace(row, customer=customer, profile=profile)
 
     @staticmethod
     def _table_row(row: AccountRow) -> Row:

@@ -139,6 +139,8 @@ class RecordTable(ScrollView, can_focus=True):
         self._sorted_keys: list[str] | None = None  # the text sort keys in _order's order, to merge into
         self._match: list[bool] | None = None  # per row: does it hold the filter text (None: no filter)
         self._matched_for = ""  # the filter text _match was worked out for
+        self._merged_from = 0  # the first place in the order the last merge changed
+        self._sizing: Any = None  # the timer of _size_soon
 
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[Row], keep_cursor: bool = True) -> None:
@@ -166,9 +168,11 @@ class RecordTable(ScrollView, can_focus=True):
             self._match.extend(needle in self._haystack[i] for i in added)
         if self._sort_column is None:
             self._order.extend(added)
+            shown = len(self._view)
             self._view.extend(i for i in added if self._match is None or self._match[i])
-            self.virtual_size = Size(self.size.width, len(self._view) + 1)
-            self.refresh()
+            self._size_soon()
+            if shown <= self.scroll_offset.y + self.size.height:  # the new rows may be on the screen
+                self.refresh()
             if current is None and self._view:
                 self.cursor = 0
             return
@@ -178,19 +182,37 @@ class RecordTable(ScrollView, can_focus=True):
             return
         if self._match is None:
             self._view = list(self._order)
+            first = self._merged_from
         else:  # the rows shown are a few of many: the matching new ones merged in, not all rows sifted again
-            self._merge_view([i for i in added if self._match[i]])
-        self._place_cursor(current, quiet=current is not None)
-
-    def _merge_view(self, indexes: list[int]) -> None:
-        """Put rows into the view at their places in the (text, ascending) sort order."""
-        if not indexes:
-            return
-        view, key = self._view, self._text_key
-        for index in sorted(indexes, key=lambda i: (key(i), i)):
-            view.insert(bisect_right(view, (key(index), index), key=lambda i: (key(i), i)), index)
-        self.virtual_size = Size(self.size.width, len(view) + 1)
+            first = self._merge_view([i for i in added if self._match[i]])
+        before = self.cursor
+        self._place_cursor(current, quiet=current is not None, lazy=True)
+        if self.cursor == before and first > self.scroll_offset.y + self.size.height:
+            return  # every new row lands below the screen, the cursor's row where it was: nothing to paint
         self.refresh()
+
+    def _merge_view(self, indexes: list[int]) -> int:
+        """Put rows into the view at their places in the (text, ascending) sort order; returns
+        the first place that changed (the view's length when none did)."""
+        view, key = self._view, self._text_key
+        first = len(view)
+        for index in sorted(indexes, key=lambda i: (key(i), i)):
+            place = bisect_right(view, (key(index), index), key=lambda i: (key(i), i))
+            view.insert(place, index)
+            first = min(first, place)
+        return first
+
+    def _size_soon(self) -> None:
+        """The scrollable height brought up to date once a fifth of a second as rows arrive, not
+        per page: each change lays the whole screen out again."""
+        if not self.is_mounted:
+            self._size_now()
+        elif self._sizing is None:
+            self._sizing = self.set_timer(0.2, self._size_now)
+
+    def _size_now(self) -> None:
+        self._sizing = None
+        self.virtual_size = Size(self.size.width, len(self._view) + 1)
 
     def _text_key(self, index: int) -> str:
         row = self._rows[index]
@@ -332,6 +354,7 @@ class RecordTable(ScrollView, can_focus=True):
         merged_keys += old_keys[taken:]
         merged_order += old_order[taken:]
         self._sorted_keys, self._order = merged_keys, merged_order
+        self._merged_from = bisect_right(old_keys, new[0][0]) if new else len(old_order)  # the smallest new key's place
         return True
 
     def _refilter(self, keep_key: Any = None) -> None:
@@ -359,10 +382,11 @@ class RecordTable(ScrollView, can_focus=True):
         self._view = list(self._order) if match is None else [i for i in self._order if match[i]]
         self._place_cursor(keep_key, quiet)
 
-    def _place_cursor(self, keep_key: Any, quiet: bool = False) -> None:
+    def _place_cursor(self, keep_key: Any, quiet: bool = False, lazy: bool = False) -> None:
         """The cursor on ``keep_key``'s row (else the first). ``quiet``: when it is still on that
         row, nobody is told it was highlighted again — rows arriving while a list loads would
-        otherwise have the pane lay its detail out again for each page."""
+        otherwise have the pane lay its detail out again for each page. ``lazy``: rows arriving,
+        the scrollable height follows soon (:meth:`_size_soon`) and the caller repaints."""
         position = 0
         if keep_key is not None:
             index = self._index.get(keep_key)
@@ -375,13 +399,17 @@ class RecordTable(ScrollView, can_focus=True):
                         position = view.index(index)
                     except ValueError:
                         position = 0
-        self.virtual_size = Size(self.size.width, len(self._view) + 1)
+        if lazy:
+            self._size_soon()
+        else:
+            self.virtual_size = Size(self.size.width, len(self._view) + 1)
         position = min(position, max(0, len(self._view) - 1))
         if quiet and keep_key is not None and self.current_row_at(position) is not None \
                 and self.current_row_at(position).key == keep_key:
             self.set_reactive(RecordTable.cursor, position)
             self._scroll_to_cursor()
-            self.refresh()
+            if not lazy:
+                self.refresh()
             return
         self.cursor = position
         self.refresh()
