@@ -47,6 +47,8 @@ MODELS: dict[str, type] = {"provider": Provider, "provideraccount": ProviderAcco
 _STATES = {0: "active", 1: "inactive"}
 _STATE_CODES = {"active": 0, "inactive": 1}
 _MODEL_DEFAULTS: dict[str, Any] = {"name": "", "quantity": 0, "is_default": False}
+#: each model's field names, looked up per row (pydantic's model_fields is a property computed anew)
+_MODEL_FIELDS: dict[str, frozenset[str]] = {role: frozenset(cls.model_fields) for role, cls in MODELS.items()}
 
 
 class RowError(ValueError):
@@ -141,8 +143,8 @@ def _fields(schema: Work365Schema, role: str, row: Mapping[str, Any]) -> dict[st
         if spec.model and spec.name in values:
             value = values[spec.name]
             kwargs[spec.model] = _MODEL_DEFAULTS.get(spec.model) if value is None else value
-    cls = MODELS[role]
-    if "state" in values and "state" in cls.model_fields:
+    fields = _MODEL_FIELDS[role]
+    if "state" in values and "state" in fields:
         kwargs["state"] = values["state"]
     if role == "licensechangelog":
         if kwargs.get("event") is None:
@@ -152,7 +154,7 @@ def _fields(schema: Work365Schema, role: str, row: Mapping[str, Any]) -> dict[st
         kwargs["subscription_id"] = kwargs.get("subscription_id") or UUID(int=0)
         kwargs["status"] = values.get("status") if values.get("status") in ("active", "archived") else "active"
     for name in ("name", "quantity", "is_default"):
-        if name in cls.model_fields and kwargs.get(name) is None and name in _MODEL_DEFAULTS:
+        if name in fields and kwargs.get(name) is None and name in _MODEL_DEFAULTS:
             kwargs[name] = _MODEL_DEFAULTS[name]
     return kwargs
 

@@ -203,12 +203,12 @@ class RecordTable(ScrollView, can_focus=True):
         return first
 
     def _size_soon(self) -> None:
-        """The scrollable height brought up to date once a fifth of a second as rows arrive, not
-        per page: each change lays the whole screen out again."""
+        """The scrollable height brought up to date twice a second as rows arrive, not per page:
+        each change lays the whole screen out again."""
         if not self.is_mounted:
             self._size_now()
         elif self._sizing is None:
-            self._sizing = self.set_timer(0.2, self._size_now)
+            self._sizing = self.set_timer(0.5, self._size_now)
 
     def _size_now(self) -> None:
         self._sizing = None
