@@ -124,6 +124,25 @@ async def test_the_scrollable_height_follows_appended_rows_soon_not_per_page() -
         assert table.current_row is not None and table.current_row.key == 1009
 
 
+async def test_rows_arriving_on_the_screen_are_painted_soon_not_per_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = Two()
+    async with app.run_test() as pilot:
+        table = app.query_one("#a", RecordTable)
+        table.set_rows([Row(i, (f"name {i:05d}", str(i))) for i in range(0, 2000, 2)])
+        table.sort_by("name")
+        await pilot.pause()
+        painted: list[int] = []
+        monkeypatch.setattr(table, "refresh", lambda *a, **k: painted.append(1))
+        for start in range(1, 2000, 200):  # each page lands on the screen (odd names between the even ones)
+            table.append_rows([Row(i, (f"name {i:05d}", str(i))) for i in range(start, start + 200, 2)])
+        assert len(painted) <= 1  # not once per page
+        for _ in range(20):
+            if painted:
+                break
+            await pilot.pause(0.05)
+        assert painted  # but soon
+
+
 def check_merge(rows: list[Row], grown: RecordTable, whole: RecordTable) -> None:
     grown.set_rows(rows[:100])
     grown.sort_by("name")

@@ -141,6 +141,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._matched_for = ""  # the filter text _match was worked out for
         self._merged_from = 0  # the first place in the order the last merge changed
         self._sizing: Any = None  # the timer of _size_soon
+        self._painting: Any = None  # the timer of _repaint_soon
 
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[Row], keep_cursor: bool = True) -> None:
@@ -172,7 +173,7 @@ class RecordTable(ScrollView, can_focus=True):
             self._view.extend(i for i in added if self._match is None or self._match[i])
             self._size_soon()
             if shown <= self.scroll_offset.y + self.size.height:  # the new rows may be on the screen
-                self.refresh()
+                self._repaint_soon()
             if current is None and self._view:
                 self.cursor = 0
             return
@@ -189,6 +190,18 @@ class RecordTable(ScrollView, can_focus=True):
         self._place_cursor(current, quiet=current is not None, lazy=True)
         if self.cursor == before and first > self.scroll_offset.y + self.size.height:
             return  # every new row lands below the screen, the cursor's row where it was: nothing to paint
+        self._repaint_soon()
+
+    def _repaint_soon(self) -> None:
+        """Rows arriving on the screen as a list loads: painted ten times a second, not per page
+        (painting the screen was a sixth of the loop's time while 97,000 rows loaded)."""
+        if not self.is_mounted:
+            self.refresh()
+        elif self._painting is None:
+            self._painting = self.set_timer(0.1, self._repaint_now)
+
+    def _repaint_now(self) -> None:
+        self._painting = None
         self.refresh()
 
     def _merge_view(self, indexes: list[int]) -> int:
