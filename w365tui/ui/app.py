@@ -258,7 +258,8 @@ class W365App(App[None]):
         try:
             profile, problems = await asyncio.to_thread(check)
         except Exception as error:  # the file, the profile, the token store: nothing to run on
-            if look is None:
+            if look is None:  # a profile given validated: the panes come all the same, the error is said
+                self.settings_checked.set()
                 raise
             self.start_error = error
             self.exit(return_code=2)
