@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import pytest
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
@@ -18,6 +21,14 @@ HOSTILE = [
     "شركة المثال للتجارة",
     "[link=https://evil.example]click[/link]",
 ]
+
+
+async def until(pilot: object, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the app run until ``condition()`` holds (what a timer of the table does)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the table did not get there in time"
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
 
 
 class Harness(App[None]):
@@ -115,11 +126,7 @@ async def test_the_scrollable_height_follows_appended_rows_soon_not_per_page() -
         for start in range(10, 1010, 100):
             table.append_rows([Row(i, (f"name {i:05d}", str(i))) for i in range(start, start + 100)])
         assert table.shown_count == 1010
-        for _ in range(40):  # brought up to date soon (a timer), not per page
-            if table.virtual_size.height == 1011:
-                break
-            await pilot.pause(0.05)
-        assert table.virtual_size.height == 1011
+        await until(pilot, lambda: table.virtual_size.height == 1011)  # soon (a timer), not per page
         table.cursor = 1009  # the last row is reachable
         assert table.current_row is not None and table.current_row.key == 1009
 
@@ -136,11 +143,7 @@ async def test_rows_arriving_on_the_screen_are_painted_soon_not_per_page(monkeyp
         for start in range(1, 2000, 200):  # each page lands on the screen (odd names between the even ones)
             table.append_rows([Row(i, (f"name {i:05d}", str(i))) for i in range(start, start + 200, 2)])
         assert len(painted) <= 1  # not once per page
-        for _ in range(20):
-            if painted:
-                break
-            await pilot.pause(0.05)
-        assert painted  # but soon
+        await until(pilot, lambda: bool(painted))  # but soon
 
 
 def check_merge(rows: list[Row], grown: RecordTable, whole: RecordTable) -> None:

@@ -8,7 +8,7 @@ it becomes plain segments, never markup, and control characters are shown as ``\
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -140,8 +140,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._match: list[bool] | None = None  # per row: does it hold the filter text (None: no filter)
         self._matched_for = ""  # the filter text _match was worked out for
         self._merged_from = 0  # the first place in the order the last merge changed
-        self._sizing: Any = None  # the timer of _size_soon
-        self._painting: Any = None  # the timer of _repaint_soon
+        self._pending: dict[Callable[[], object], Any] = {}  # what _soon will do, and its timer
 
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[Row], keep_cursor: bool = True) -> None:
@@ -195,14 +194,19 @@ class RecordTable(ScrollView, can_focus=True):
     def _repaint_soon(self) -> None:
         """Rows arriving on the screen as a list loads: painted ten times a second, not per page
         (painting the screen was a sixth of the loop's time while 97,000 rows loaded)."""
-        if not self.is_mounted:
-            self.refresh()
-        elif self._painting is None:
-            self._painting = self.set_timer(0.1, self._repaint_now)
+        self._soon(0.1, self.refresh)
 
-    def _repaint_now(self) -> None:
-        self._painting = None
-        self.refresh()
+    def _soon(self, delay: float, action: Callable[[], object]) -> None:
+        """``action`` ``delay`` seconds from now, once however often it is asked for meanwhile
+        (at once when the table is not mounted)."""
+        if not self.is_mounted:
+            action()
+        elif action not in self._pending:
+            def run() -> None:
+                del self._pending[action]
+                action()
+
+            self._pending[action] = self.set_timer(delay, run)
 
     def _merge_view(self, indexes: list[int]) -> int:
         """Put rows into the view at their places in the (text, ascending) sort order; returns
@@ -218,13 +222,9 @@ class RecordTable(ScrollView, can_focus=True):
     def _size_soon(self) -> None:
         """The scrollable height brought up to date twice a second as rows arrive, not per page:
         each change lays the whole screen out again."""
-        if not self.is_mounted:
-            self._size_now()
-        elif self._sizing is None:
-            self._sizing = self.set_timer(0.5, self._size_now)
+        self._soon(0.5, self._size_now)
 
     def _size_now(self) -> None:
-        self._sizing = None
         self.virtual_size = Size(self.size.width, len(self._view) + 1)
 
     def _text_key(self, index: int) -> str:
