@@ -146,6 +146,27 @@ async def test_rows_arriving_on_the_screen_are_painted_soon_not_per_page(monkeyp
         await until(pilot, lambda: bool(painted))  # but soon
 
 
+async def test_pages_arriving_are_merged_into_the_sorted_order_soon_not_per_page(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [Row(i, (f"name {(i * 7919) % 5000:05d}", str(i))) for i in range(5000)]
+    app = Two()
+    async with app.run_test() as pilot:
+        table = app.query_one("#a", RecordTable)
+        table.set_rows(rows[:500])
+        table.sort_by("name")
+        await pilot.pause()
+        merges: list[int] = []
+        merge = table._merge
+        monkeypatch.setattr(table, "_merge", lambda added: merges.append(len(added)) or merge(added))
+        for start in range(500, 5000, 250):
+            table.append_rows(rows[start:start + 250])
+        assert merges == []  # not once per page
+        await until(pilot, lambda: bool(merges))  # but soon, all of them at once
+        assert merges == [4500]
+        assert [r.key for r in table.visible_rows()] == sorted(range(5000), key=lambda i: (rows[i].cells[0], i))
+        assert table.current_row.key == table.visible_rows()[0].key
+
+
 def check_merge(rows: list[Row], grown: RecordTable, whole: RecordTable) -> None:
     grown.set_rows(rows[:100])
     grown.sort_by("name")
@@ -155,6 +176,7 @@ def check_merge(rows: list[Row], grown: RecordTable, whole: RecordTable) -> None
     for start in range(100, 3000, 350):  # pages as they arrive, the filter kept
         grown.append_rows(rows[start:start + 350])
         assert grown.current_row.key == held  # rows merged in before it move the cursor with its row
+    assert len(grown.visible_rows()) > 100 and grown.current_row.key == held
     whole.set_rows(rows)
     whole.sort_by("name")
     whole.set_filter("acme")
