@@ -127,6 +127,14 @@ async def test_a_provider_account_brief_made_from_the_row_is_the_one_made_from_i
     bent = dict(raw[0])
     bent["statecode"] = 7  # a state the app does not know reads as inactive, as the model has it
     assert provider_account_brief(schema, bent).state == model(schema, "provideraccount", bent).state
+    for column in ("provider", "account"):  # a lookup that is not a GUID: the column is named
+        broken = dict(raw[1])
+        name = f"_{schema.table('provideraccount').column(column)}_value"
+        broken[name] = "not-a-guid"
+        with pytest.raises(RowError, match=f"{name} holds 'not-a-guid'"):
+            provider_account_brief(schema, broken)
+        with pytest.raises(RowError, match=f"{name} holds 'not-a-guid'"):
+            model(schema, "provideraccount", broken)
     del bent[schema.table("provideraccount").primary_id]
     with pytest.raises(RowError, match="no valid"):  # as the model's reading says it
         provider_account_brief(schema, bent)

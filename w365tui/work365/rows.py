@@ -8,6 +8,7 @@ integers).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
@@ -120,19 +121,53 @@ def model(schema: Work365Schema, role: str, row: Mapping[str, Any]) -> Any:
 
 
 def provider_account_brief(schema: Work365Schema, row: Mapping[str, Any]) -> ProviderAccountBrief:
-    """A provider account row as a list of 100,000 keeps it: what :func:`model` decodes, made
-    into the brief directly rather than into a pydantic model dropped at once (a fifth of the
-    time reading a row took)."""
-    fields = _fields(schema, "provideraccount", row)
-    status = fields.get("sync_status")
+    """A provider account row as a list of 100,000 keeps it: what :func:`model` decodes, read
+    straight from the columns the brief holds rather than through the generic decoding and a
+    pydantic model dropped at once (which took 8 µs a row, a fifth of the list's loading)."""
+    role = "provideraccount"
+    primary, columns = schema.memo(("brief columns", role), lambda: _brief_columns(schema))
+    try:
+        values: dict[str, Any] = {"id": UUID(str(row[primary]))}
+    except (KeyError, ValueError):
+        raise RowError(f"a {schema.table(role).logical_name} row has no valid {primary}") from None
+    for field, name, kind, option_set in columns:
+        if name not in row:
+            continue
+        raw = row[name]
+        if raw is None:
+            continue
+        if kind == TEXT:
+            values[field] = raw if isinstance(raw, str) else str(raw)
+            continue
+        if field == "provider_id" and raw in _PROVIDER_IDS:  # a few providers for 100,000 rows
+            values[field] = _PROVIDER_IDS[raw]
+            continue
+        try:
+            values[field] = _decode(kind, raw, option_set, schema)
+            if field == "provider_id" and len(_PROVIDER_IDS) < 100:
+                _PROVIDER_IDS[raw] = values[field]
+        except ValueError:
+            raise RowError(f"{schema.table(role).logical_name} {values['id']}: {name} holds {raw!r}") from None
+    status = values.get("sync_status")
     try:
         sync = SyncStatus(status) if status is not None else None
-        state = RecordState(fields.get("state", RecordState.ACTIVE))
+        state = RecordState(_STATES.get(row["statecode"], "inactive")) if "statecode" in row else RecordState.ACTIVE
     except ValueError:
-        raise RowError(f"provideraccount {fields['id']}: the sync status {status!r} or state "
-                       f"{fields.get('state')!r} is not one the app knows") from None
-    return ProviderAccountBrief.made(fields["id"], fields.get("name") or "", fields.get("provider_specific_id"),
-                                     fields.get("provider_id"), fields.get("account_id"), sync, state)
+        raise RowError(f"{role} {values['id']}: the sync status {status!r} is not one the app knows") from None
+    return ProviderAccountBrief.made(values["id"], values.get("name") or "", values.get("provider_specific_id"),
+                                     values.get("provider_id"), values.get("account_id"), sync, state)
+
+
+_PROVIDER_IDS: dict[Any, Any] = {}  # a provider's id as the wire has it → read
+_BRIEF_FIELDS = frozenset(f.name for f in dataclasses.fields(ProviderAccountBrief)) - {"id", "state"}
+
+
+def _brief_columns(schema: Work365Schema) -> tuple[str, list[tuple[str, str, str, str | None]]]:
+    """The provider account's primary id column, and per field a brief holds: the field's name,
+    its Web API name, its kind and option set (the columns the org's table has)."""
+    return schema.table("provideraccount").primary_id, [
+        (spec.model, name, spec.kind, spec.option_set) for spec, name in _wire_names(schema, "provideraccount")
+        if name is not None and spec.model in _BRIEF_FIELDS]
 
 
 def _fields(schema: Work365Schema, role: str, row: Mapping[str, Any]) -> dict[str, Any]:
