@@ -193,6 +193,20 @@ async def test_long_work_can_be_cancelled_with_escape(running: Running) -> None:
     assert not isinstance(running.app.screen, ReviewScreen)
 
 
+async def test_while_the_list_loads_the_status_says_how_far_and_what_the_filter_holds(running: Running) -> None:
+    def status() -> str:
+        return str(running.app.query_one("#pa-status", Static).render())
+
+    running.sandbox.faults.add("latency", path="work365_provideraccounts", delay=10, times=1)
+    await running.press("r")
+    await running.until(lambda: status().startswith("Loading provider accounts…"))
+    await filter_to(running, "coho")
+    assert "Loading provider accounts…" in status() and "· 2 hold “coho”" in status()  # not overwritten by the counts
+    await running.press("escape")  # cancels the load
+    await running.until(lambda: any(n.message == "Cancelled." for n in running.app._notifications))
+    assert "Loading" not in status() and f"2 of {running.pane.table.total_count} shown" in status()
+
+
 async def test_a_failing_service_becomes_a_notification(running: Running) -> None:
     running.sandbox.faults.add("status", path="work365_provideraccounts", status=400)
     await running.press("r")

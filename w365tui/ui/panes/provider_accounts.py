@@ -174,6 +174,8 @@ class ProviderAccountsPane(Pane):
         self.tenants_loaded = False
         self._unmapped = 0  # of self.rows, kept as rows change: recounting 100,000 per key is slow
         self._known = 0  # rows whose tenant is known
+        self._loading: str | None = None  # what the status line says while the list loads
+        self._load_run: object | None = None  # the latest load's token
 
     def _put(self, key: UUID, row: AccountRow) -> None:
         """Hold this row (in place of the one with its key), keeping the counts."""
@@ -203,9 +205,13 @@ class ProviderAccountsPane(Pane):
         self.show_counts()
 
     def show_counts(self) -> None:
+        table = self.table
+        if self._loading is not None:  # the list still loading: how far, and what the filter holds so far
+            held = f" · {table.shown_count:,} hold “{visible(table.filter_text)}”" if table.filter_text else ""
+            self.status(f"{self._loading}{held}")
+            return
         if not self.loaded and not self.rows:
             return
-        table = self.table
         unmapped = self._unmapped
         provider = visible(self.provider.name) if self.provider else "?"
         shown = f"{table.shown_count} of {table.total_count} shown" if table.filter_text else f"{table.total_count} accounts"
@@ -234,23 +240,31 @@ class ProviderAccountsPane(Pane):
 
         assert self.session is not None
         loading = "Showing the last run's list, reading it again…" if self.cached else "Loading provider accounts…"
-        self.status(loading)
-        provider = provider or self.provider or await streamone_provider(self.session)
-        count = 0
-        first = True
-        said = 0.0
-        # 250 rows at a time: turning more into rows at once holds the screen too long. Each chunk
-        # is shown before the next is read (not queued as a message): a key typed meanwhile waits
-        # for one chunk, never behind a queue of them.
-        async for page in self.session.reads.provider_account_pages(provider.id, chunk=250):
-            count += len(page)
-            self._loaded(self.Loaded(provider, [AccountRow(pa, name) for pa, name in page], first=first,
-                                     complete=False))
-            await self.make_way()
-            first = False
-            if time.monotonic() - said > 0.5:  # a status line laid out again per chunk costs more than the chunk
-                said = time.monotonic()
-                self.status(f"{loading} {count:,} (esc cancels)")
+        run = self._load_run = object()
+        self._loading = loading
+        try:
+            self.show_counts()
+            provider = provider or self.provider or await streamone_provider(self.session)
+            count = 0
+            first = True
+            said = 0.0
+            # 250 rows at a time: turning more into rows at once holds the screen too long. Each chunk
+            # is shown before the next is read (not queued as a message): a key typed meanwhile waits
+            # for one chunk, never behind a queue of them.
+            async for page in self.session.reads.provider_account_pages(provider.id, chunk=250):
+                count += len(page)
+                self._loaded(self.Loaded(provider, [AccountRow(pa, name) for pa, name in page], first=first,
+                                         complete=False))
+                await self.make_way()
+                first = False
+                if time.monotonic() - said > 0.5:  # a status line laid out again per chunk costs more than the chunk
+                    said = time.monotonic()
+                    if self._load_run is run:
+                        self._loading = f"{loading} {count:,} (esc cancels)"
+                        self.show_counts()
+        finally:
+            if self._load_run is run:  # not a later load's (one started again cancels this one)
+                self._loading = None
         self.post_message(self.Loaded(provider, [], first=first, complete=True))
 
     @on(Loaded)
@@ -898,6 +912,7 @@ class ProviderAccountsPane(Pane):
         if any(w.group in long_groups and w.is_running for w in self.workers):
             for group in long_groups:
                 self.workers.cancel_group(self, group)
+            self._loading = None
             self.show_counts()
             self.say("Cancelled.")
             return
