@@ -25,7 +25,8 @@ its reference alternated):
    the longest stall once painted.
 
 The app writes its trace (``W365TUI_TRACE``, see ``w365tui/ui/trace.py``) with the system's
-monotonic clock, the clock this script times sending keys with. ``--book`` keeps the large book
+monotonic clock, the clock this script times sending keys with. The trace writes down only
+stalls over 20 ms (``trace.STALL``): a longest stall of 0 means none was over 20 ms. ``--book`` keeps the large book
 between runs of this script (building 100,000 customers takes about a minute).
 """
 
@@ -314,7 +315,7 @@ def large_book(book: Served, runs: int) -> None:
     print(line("w365tui, launch → every provider account loaded", loaded, "s", 1))
     print(f"  ratio {statistics.median(loaded) / statistics.median(raw):.1f}× (goal ≤ 2×)")
     print(line("longest event-loop stall once painted, tenants included", stalls))
-    print("  goal ≤ 50 ms")
+    print("  goal ≤ 50 ms (the trace writes down stalls over 20 ms: 0 means none was)")
     print(line("the first frame's own stall (before any loading)", painting))
     print(line("filter keystroke → list painted, while loading", keystrokes))
     print("  goal p95 ≤ 50 ms")
@@ -402,7 +403,7 @@ def panes_on_a_large_customer(served: Served, account: str, subscription: str, r
     print(line("  filter keystroke → list painted", keys))
     print(line("pane 5, 5 → the LCL mismatch report shown", opened["report"], "s", 1))
     print(line("  longest stall while it runs", stalls["report"]))
-    print("  goals: stalls ≤ 50 ms, keystroke p95 ≤ 50 ms")
+    print("  goals: stalls ≤ 50 ms, keystroke p95 ≤ 50 ms (a stall of 0: none over the trace's 20 ms)")
 
 
 def main() -> None:
