@@ -202,6 +202,14 @@ class RecordTable(ScrollView, can_focus=True):
         else:  # the rows shown are a few of many: the matching new ones merged in, not all rows sifted again
             first = self._merge_view([i for i in added if self._match[i]])
         before = self.cursor
+        top = self.current_row_at(0)
+        if before == 0 and top is not None and top.key != current:
+            # On the first row it stays on the first row, whichever that is now: the operator
+            # waiting at the top of a loading list sees its top, not the row that was first
+            # drifting down the screen and the list with it
+            self.cursor = 0
+            self._size_soon()
+            return
         self._place_cursor(current, quiet=current is not None, lazy=True)
         if self.cursor == before and first > self.scroll_offset.y + self.size.height:
             return  # every new row lands below the screen, the cursor's row where it was: nothing to paint
