@@ -205,6 +205,14 @@ async def test_while_the_list_loads_the_status_says_how_far_and_what_the_filter_
     await running.press("escape")  # cancels the load
     await running.until(lambda: any(n.message == "Cancelled." for n in running.app._notifications))
     assert "Loading" not in status() and f"2 of {running.pane.table.total_count} shown" in status()
+    # the same while StreamOne's tenants are read after the list
+    running.sandbox.faults.add("latency", path="/customers$", delay=10, times=1)
+    await running.press("r")
+    await running.until(lambda: status().startswith("Reading tenants from StreamOne…"))
+    assert "· 2 hold “coho”" in status()
+    await running.press("escape")
+    await running.until(lambda: "Reading" not in status())
+    assert f"2 of {running.pane.table.total_count} shown" in status()
 
 
 async def test_a_failing_service_becomes_a_notification(running: Running) -> None:

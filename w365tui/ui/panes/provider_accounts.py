@@ -174,8 +174,8 @@ class ProviderAccountsPane(Pane):
         self.tenants_loaded = False
         self._unmapped = 0  # of self.rows, kept as rows change: recounting 100,000 per key is slow
         self._known = 0  # rows whose tenant is known
-        self._loading: str | None = None  # what the status line says while the list loads
-        self._load_run: object | None = None  # the latest load's token
+        # a long worker running (the list loading, the tenants read) → its run and how far it got
+        self._progress: dict[str, tuple[object, str]] = {}
 
     def _put(self, key: UUID, row: AccountRow) -> None:
         """Hold this row (in place of the one with its key), keeping the counts."""
@@ -206,9 +206,9 @@ class ProviderAccountsPane(Pane):
 
     def show_counts(self) -> None:
         table = self.table
-        if self._loading is not None:  # the list still loading: how far, and what the filter holds so far
+        if self._progress:  # long work running: how far it got, and what the filter holds so far
             held = f" · {table.shown_count:,} hold “{visible(table.filter_text)}”" if table.filter_text else ""
-            self.status(f"{self._loading}{held}")
+            self.status(f"{next(reversed(self._progress.values()))[1]}{held}")
             return
         if not self.loaded and not self.rows:
             return
@@ -224,6 +224,18 @@ class ProviderAccountsPane(Pane):
         self.status(f"{provider} · {shown} · {unmapped} unmapped{tenants}{filt}")
 
     # -- loading -----------------------------------------------------------------------------
+    def progress(self, run: object, group: str, text: str) -> None:
+        """A long worker's run (its group's latest) says how far it got; the status line adds
+        what the filter holds."""
+        self._progress.pop(group, None)
+        self._progress[group] = (run, text)
+        self.show_counts()
+
+    def progress_done(self, run: object, group: str) -> None:
+        """The run ended; when it was its group's latest, the status line says the counts again."""
+        if self._progress.get(group, (None, ""))[0] is run:
+            del self._progress[group]
+
     def start(self, session: Session) -> None:
         super().start(session)
         if self.cached and self.cached_organization != session.organization_id:  # another org's rows
@@ -240,10 +252,9 @@ class ProviderAccountsPane(Pane):
 
         assert self.session is not None
         loading = "Showing the last run's list, reading it again…" if self.cached else "Loading provider accounts…"
-        run = self._load_run = object()
-        self._loading = loading
+        run = object()
         try:
-            self.show_counts()
+            self.progress(run, "accounts-load", loading)
             provider = provider or self.provider or await streamone_provider(self.session)
             count = 0
             first = True
@@ -259,12 +270,9 @@ class ProviderAccountsPane(Pane):
                 first = False
                 if time.monotonic() - said > 0.5:  # a status line laid out again per chunk costs more than the chunk
                     said = time.monotonic()
-                    if self._load_run is run:
-                        self._loading = f"{loading} {count:,} (esc cancels)"
-                        self.show_counts()
+                    self.progress(run, "accounts-load", f"{loading} {count:,} (esc cancels)")
         finally:
-            if self._load_run is run:  # not a later load's (one started again cancels this one)
-                self._loading = None
+            self.progress_done(run, "accounts-load")
         self.post_message(self.Loaded(provider, [], first=first, complete=True))
 
     @on(Loaded)
@@ -433,6 +441,14 @@ class ProviderAccountsPane(Pane):
         then the customer list (names and e-mails, to recognise accounts keyed by tenant), then
         those accounts' tenants. Any other row's tenant is read when the cursor reaches it."""
         assert self.session is not None
+        run = object()
+        try:
+            await self._load_tenants(run)
+        finally:
+            self.progress_done(run, "accounts-tenants")
+
+    async def _load_tenants(self, run: object) -> None:
+        assert self.session is not None
         ion = self.session.ion
         rows = self.rows.values()
         first = list(islice(chain((r for r in rows if not r.account.is_mapped),  # not 100,000 copied
@@ -441,7 +457,7 @@ class ProviderAccountsPane(Pane):
         direct = [held for r in first
                   if kind_of(held := (r.account.provider_specific_id or "").strip(), AccountIdKind)
                   is AccountIdKind.CUSTOMER]
-        await self._preload(list(dict.fromkeys(direct)), profiles, self.customers)
+        await self._preload(run, list(dict.fromkeys(direct)), profiles, self.customers)
         from w365tui.domain.streamone import CustomerBrief
 
         customers: dict[str, CustomerBrief] = {}
@@ -449,7 +465,7 @@ class ProviderAccountsPane(Pane):
             brief = CustomerBrief.of(customer)  # a tenth of the model's memory
             customers[brief.id] = brief  # keyed by the brief's own id string, not a second copy
             if len(customers) % 500 == 0:
-                self.status(f"Reading StreamOne customers… {len(customers):,} (esc cancels)")
+                self.progress(run, "accounts-tenants", f"Reading StreamOne customers… {len(customers):,} (esc cancels)")
                 gc.collect()  # cheap: what is frozen is not walked
                 gc.freeze()  # kept for the session: not walked by every collection again
         self.post_message(self.TenantsLoaded(customers, dict(profiles)))
@@ -470,7 +486,7 @@ class ProviderAccountsPane(Pane):
             if named is None and r.account.name.endswith("…"):  # a name clipped to the column
                 named = [c.id for c in customers.values() if same_name(r.account.name, c.display_name)]
             wanted += named or []
-        await self._preload(list(dict.fromkeys(wanted)), profiles, customers)
+        await self._preload(run, list(dict.fromkeys(wanted)), profiles, customers)
         self.post_message(self.TenantsLoaded(customers, profiles, complete=True))
 
     # described, or Textual would describe the worker by the repr of 100,000 keys (160 ms)
@@ -488,14 +504,15 @@ class ProviderAccountsPane(Pane):
         trace.memory()
         self._highlighted()  # the row under the cursor knows its customer now: suggest again
 
-    async def _preload(self, wanted: list[str], profiles: dict[str, CloudProfile | None],
+    async def _preload(self, run: object, wanted: list[str], profiles: dict[str, CloudProfile | None],
                        customers: dict[str, CustomerBrief]) -> None:
         """Read these customers' cloud profiles into ``profiles``, telling the list every 25."""
         for index, customer_id in enumerate(wanted, start=1):
             if customer_id not in profiles:
                 profiles[customer_id] = await self._cloud_profile(customer_id)
             if index % 25 == 0 or index == len(wanted):
-                self.status(f"Reading tenants from StreamOne… {index} of {len(wanted)} (esc cancels)")
+                self.progress(run, "accounts-tenants",
+                              f"Reading tenants from StreamOne… {index} of {len(wanted)} (esc cancels)")
                 self.post_message(self.TenantsLoaded(customers, dict(profiles)))
 
     async def _cloud_profile(self, customer_id: str) -> CloudProfile | None:
@@ -912,7 +929,7 @@ class ProviderAccountsPane(Pane):
         if any(w.group in long_groups and w.is_running for w in self.workers):
             for group in long_groups:
                 self.workers.cancel_group(self, group)
-            self._loading = None
+            self._progress.clear()
             self.show_counts()
             self.say("Cancelled.")
             return
