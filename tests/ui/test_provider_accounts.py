@@ -334,6 +334,23 @@ async def test_a_read_only_profile_refuses_writes(sandbox, tmp_path) -> None:
     assert list(journal.records()) == []
 
 
+async def test_suggestions_stay_on_screen_while_they_are_made_again(running: Running) -> None:
+    def detail() -> str:
+        return str(running.app.query_one("#pa-detail", Static).render())
+
+    def suggesting() -> bool:
+        return any(w.group == "accounts-suggest" and w.is_running for w in running.pane.workers)
+
+    await filter_to(running, "Contoso Ltd")
+    await running.until(lambda: "Suggested: Contoso Ltd" in detail())
+    running.sandbox.faults.add("latency", path="/accounts", delay=2, times=3)
+    await running.press("r")  # the list read again: what was suggested is made again
+    await running.until(suggesting)
+    assert "Suggested: Contoso Ltd" in detail() and "Looking for" not in detail()  # not cleared meanwhile
+    await running.until(lambda: not suggesting() and running.pane.tenants_loaded, timeout=20)
+    assert "Suggested: Contoso Ltd" in detail()
+
+
 async def test_typing_in_the_map_dialog_reaches_the_search_from_any_focus(running: Running) -> None:
     await filter_to(running, "Contoso Ltd")
     await running.until(lambda: running.pane.current is not None

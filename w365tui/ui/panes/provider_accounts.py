@@ -169,6 +169,9 @@ class ProviderAccountsPane(Pane):
         self.cached_provider: UUID | None = None
         self.cached_organization: str | None = None
         self.suggestions: dict[UUID, list[Suggestion]] = {}
+        # the tenant each row's suggestions were made for: when the row's differs (its tenant read
+        # since, or the list read again), they are shown until new ones come, not cleared
+        self._suggested_for: dict[UUID, Tenant] = {}
         self.mapped_counts: dict[UUID, int] = {}
         self.loaded = False
         self.tenants_loaded = False
@@ -214,14 +217,15 @@ class ProviderAccountsPane(Pane):
             return
         unmapped = self._unmapped
         provider = visible(self.provider.name) if self.provider else "?"
-        shown = f"{table.shown_count} of {table.total_count} shown" if table.filter_text else f"{table.total_count} accounts"
+        shown = f"{table.shown_count:,} of {table.total_count:,} shown" if table.filter_text else f"{table.total_count:,} accounts"
         filt = f" · filter “{visible(table.filter_text)}”" if table.filter_text else ""
         tenants = ""
         if self.tenants_loaded:
             known = self._known
             if known < len(self.rows):
-                tenants = f" · tenants known for {known}"
-        self.status(f"{provider} · {shown} · {unmapped} unmapped{tenants}{filt}")
+                tenants = f" · {known:,} tenants known"
+        # the counts first, the filter's text (which its box shows too) last: at 80 columns the line is cut
+        self.status(f"{provider} · {shown} · {unmapped:,} unmapped{tenants}{filt}")
 
     # -- loading -----------------------------------------------------------------------------
     def progress(self, run: object, group: str, text: str) -> None:
@@ -251,7 +255,7 @@ class ProviderAccountsPane(Pane):
         from w365tui.workflows.sync import provider as streamone_provider
 
         assert self.session is not None
-        loading = "Showing the last run's list, reading it again…" if self.cached else "Loading provider accounts…"
+        loading = "The last run's list, reading it again…" if self.cached else "Loading provider accounts…"
         run = object()
         try:
             self.progress(run, "accounts-load", loading)
@@ -323,7 +327,7 @@ class ProviderAccountsPane(Pane):
             self.cached = set()
         self._save_screen()
         trace.mark("accounts-loaded", rows=len(self.rows))
-        self.suggestions.clear()
+        self._suggested_for.clear()  # made again (the list was read again), shown meanwhile
         self.show_counts()
         if not self.customers:
             self.load_tenants()
@@ -567,12 +571,12 @@ class ProviderAccountsPane(Pane):
             trace.mark("tenants-loaded", tenants=len(self.profiles))
             trace.memory()
             self.show_counts()
-            self.suggestions.clear()
+            self._suggested_for.clear()
             self._highlighted()
         elif message.single is not None:
             for row in self.rows.values():
                 if self.customer_id(row.account) == message.single:
-                    self.suggestions.pop(row.account.id, None)
+                    self._suggested_for.pop(row.account.id, None)
             self._highlighted()
 
     def on_worker_state_changed(self, event: Any) -> None:
@@ -597,7 +601,7 @@ class ProviderAccountsPane(Pane):
             self.load_tenant(None, row)  # keyed by a tenant not read yet: its customer found by name
         elif self.tenants_loaded and key in self.customers and key not in self.profiles:
             self.load_tenant(key, row)
-        elif not row.account.is_mapped and row.account.id not in self.suggestions:
+        elif not row.account.is_mapped and self.fresh_suggestions(row) is None:
             self.suggest(row)
 
     @work(exclusive=True, exit_on_error=False, group="accounts-tenant")
@@ -611,11 +615,17 @@ class ProviderAccountsPane(Pane):
             named = await asyncio.to_thread(self._named_like, row.account)
             customer_id = next((c for c in named if c not in self.profiles), None)
             if customer_id is None or customer_id not in self.customers:
-                if not row.account.is_mapped and row.account.id not in self.suggestions:
+                if not row.account.is_mapped and self.fresh_suggestions(row) is None:
                     self.suggest(row)
                 return
         profile = await self._cloud_profile(customer_id)
         self.post_message(self.TenantsLoaded(self.customers, {**self.profiles, customer_id: profile}, single=customer_id))
+
+    def fresh_suggestions(self, row: AccountRow) -> list[Suggestion] | None:
+        """The row's suggestions when they were made for what is known of its tenant now."""
+        if self._suggested_for.get(row.account.id) != row.tenant:
+            return None
+        return self.suggestions.get(row.account.id)
 
     def onboarding_target(self) -> tuple[str, Any] | None:
         row = self.current
@@ -683,6 +693,7 @@ class ProviderAccountsPane(Pane):
         latest = self.rows.get(message.account_id)
         if latest is not None and latest.tenant == message.tenant:  # not outdated by tenant data meanwhile
             self.suggestions[message.account_id] = message.suggestions
+            self._suggested_for[message.account_id] = message.tenant
             self.mapped_counts.update(message.counts)
             self._show_detail()
 
@@ -721,7 +732,7 @@ class ProviderAccountsPane(Pane):
 
         assert self.session is not None and self.provider is not None
         session = self.session
-        suggestions = self.suggestions.get(row.account.id)
+        suggestions = self.fresh_suggestions(row)
         if suggestions is None:
             self.status("Looking for matching CRM accounts…")
             candidates = await session.reads.suggestion_candidates(row.tenant, self.provider.id)
