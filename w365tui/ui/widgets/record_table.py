@@ -16,7 +16,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -144,6 +144,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._matched_for = ""  # the filter text _match was worked out for
         self._merged_from = 0  # the first place in the order the last merge changed
         self._pending: dict[Callable[[], object], Any] = {}  # what _soon will do, and its timer
+        self._base_style: Style | None = None  # the widget's style while lines are rendered
 
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[Row], keep_cursor: bool = True) -> None:
@@ -477,9 +478,18 @@ class RecordTable(ScrollView, can_focus=True):
             widths[last_flex] += max(0, leftover)
         self._widths = widths
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The lines asked for, the widget's style worked out once for them all (it walks the
+        widget's ancestors: half of what a line cost)."""
+        self._base_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._base_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
+        base = self._base_style or self.rich_style
         if y == 0:
             self._layout()  # the scrollbar may have come or gone with the rows
             if self._filter_painted is not None:
