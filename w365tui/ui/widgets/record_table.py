@@ -314,6 +314,13 @@ class RecordTable(ScrollView, can_focus=True):
         return len(self._view)
 
     @property
+    def shown_now(self) -> int:
+        """The rows the view holds now, without merging those that arrived since the last merge
+        (at most a quarter of a second's): for a count said while a list loads, which merging
+        there and then would make a second pause of the screen."""
+        return len(self._view)
+
+    @property
     def filter_text(self) -> str:
         return self._filter
 
