@@ -9,7 +9,8 @@ import pytest
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
 
-from w365tui.ui.widgets.record_table import Column, RecordTable, Row, fit
+from w365tui.ui.widgets import record_table
+from w365tui.ui.widgets.record_table import Column, RecordTable, Row, fit, merged_order
 
 pytestmark = pytest.mark.anyio
 
@@ -149,23 +150,94 @@ async def test_rows_arriving_on_the_screen_are_painted_soon_not_per_page(monkeyp
 async def test_pages_arriving_are_merged_into_the_sorted_order_soon_not_per_page(
         monkeypatch: pytest.MonkeyPatch) -> None:
     rows = [Row(i, (f"name {(i * 7919 + 1) % 5000:05d}", str(i))) for i in range(5000)]  # "name 00000" arrives late
+    whole = sorted(range(5000), key=lambda i: (rows[i].cells[0], i))
     app = Two()
     async with app.run_test() as pilot:
         table = app.query_one("#a", RecordTable)
         table.set_rows(rows[:500])
         table.sort_by("name")
         await pilot.pause()
-        merges: list[int] = []
-        merge = table._merge
-        monkeypatch.setattr(table, "_merge", lambda added: merges.append(len(added)) or merge(added))
+        merges = counting_merges(monkeypatch)
         for start in range(500, 5000, 250):
             table.append_rows(rows[start:start + 250])
         assert merges == []  # not once per page
+        # counted, and the first rows taken in their places, without merging there and then
+        assert table.shown_count == 5000 and [r.key for r in table.first_rows(5)] == whole[:5]
+        assert merges == []
         await until(pilot, lambda: bool(merges))  # but soon, all of them at once
         assert merges == [4500]
-        assert [r.key for r in table.visible_rows()] == sorted(range(5000), key=lambda i: (rows[i].cells[0], i))
+        assert [r.key for r in table.visible_rows()] == whole
         # the cursor was on the first row: it stays on the first row, now another one
-        assert table.current_row.key == table.visible_rows()[0].key and table.current_row.cells[0] == "name 00000"
+        assert table.current_row.key == whole[0] and table.current_row.cells[0] == "name 00000"
+
+
+async def test_rows_arriving_under_a_filter_are_counted_before_they_are_merged(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    app = Two()
+    async with app.run_test():
+        table = app.query_one("#a", RecordTable)
+        table.set_rows([Row(i, (f"name {i:04d}", "")) for i in range(100)])
+        table.sort_by("name")
+        table.set_filter("name 00")
+        merges = counting_merges(monkeypatch)
+        table.append_rows([Row(i, (f"name {i:04d}", "")) for i in range(100, 2000)])
+        assert table.shown_count == 100 and merges == []  # "name 0000"-"name 0099": none of the new ones
+        table.append_rows([Row(5000 + i, (f"name 00{i}x", "")) for i in range(3)])
+        assert table.shown_count == 103 and merges == []
+        assert len(table.visible_rows()) == 103 and merges == [1903]
+
+
+def counting_merges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many rows each merge of arrived rows merges, from now on."""
+    merges: list[int] = []
+    merge = record_table.merged_order
+    monkeypatch.setattr(record_table, "merged_order",
+                        lambda order, keys, added: merges.append(len(added)) or merge(order, keys, added))
+    return merges
+
+
+def test_a_merge_gives_the_order_a_whole_sort_gives_both_ways_of_merging() -> None:
+    import random
+
+    rng = random.Random(3)
+    for old, new in ((2000, 10), (2000, 400), (300, 2000), (0, 50), (50, 0)):
+        keys = [rng.choice(["acme", "contoso", "fabrikam", "zeta", ""]) + str(rng.randint(0, 40))
+                for _ in range(old + new)]
+        order = sorted(range(old), key=keys.__getitem__)
+        merged, first = merged_order(order, keys, range(old, old + new))
+        assert merged == sorted(range(old + new), key=lambda i: (keys[i], i))
+        assert merged[:first] == order[:first] and (not new or merged[first] >= old)
+
+
+async def test_a_merge_on_its_thread_found_stale_is_dropped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    rows = [Row(i, (f"name {(i * 7919 + 1) % 3000:05d}", str(i))) for i in range(3000)]
+    release = threading.Event()
+    merge = record_table.merged_order
+
+    def slow(order: list[int], keys: list[str], added: range) -> tuple[list[int], int]:
+        if threading.current_thread() is not threading.main_thread():
+            release.wait(5)  # the thread's merge is held until the reader has merged
+        return merge(order, keys, added)
+
+    app = Two()
+    async with app.run_test() as pilot:
+        table = app.query_one("#a", RecordTable)
+        table.set_rows(rows[:500])
+        table.sort_by("name")
+        await pilot.pause()
+        monkeypatch.setattr(record_table, "merged_order", slow)
+        table.append_rows(rows[500:2000])
+        await until(pilot, lambda: table._merging is not None)  # its merge is on the thread
+        table.remove_keys(set(range(10)))  # the order made anew meanwhile, every row in it
+        release.set()
+        await until(pilot, lambda: table._merging is None)
+        assert [r.key for r in table.visible_rows()] == sorted(range(10, 2000), key=lambda i: (rows[i].cells[0], i))
+        table.append_rows(rows[2000:])  # and the next rows merge as ever
+        await until(pilot, lambda: table._merged == 2990)
+        assert [r.key for r in table.visible_rows()] == sorted(range(10, 3000), key=lambda i: (rows[i].cells[0], i))
 
 
 def check_merge(rows: list[Row], grown: RecordTable, whole: RecordTable) -> None:

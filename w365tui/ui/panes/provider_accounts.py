@@ -210,7 +210,7 @@ class ProviderAccountsPane(Pane):
     def show_counts(self) -> None:
         table = self.table
         if self._progress:  # long work running: how far it got, and what the filter holds so far
-            held = f" · {table.shown_now:,} hold “{visible(table.filter_text)}”" if table.filter_text else ""
+            held = f" · {table.shown_count:,} hold “{visible(table.filter_text)}”" if table.filter_text else ""
             self.status(f"{next(reversed(self._progress.values()))[1]}{held}")
             return
         if not self.loaded and not self.rows:

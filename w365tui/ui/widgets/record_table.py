@@ -7,9 +7,12 @@ it becomes plain segments, never markup, and control characters are shown as ``\
 
 from __future__ import annotations
 
+import asyncio
+import heapq
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -71,6 +74,32 @@ def fit(text: str, width: int) -> str:
     if cell_len(text) <= width:
         return set_cell_size(text, width)
     return set_cell_size(text, width - 1) + "…"
+
+
+def merged_order(order: list[int], keys: list[str], added: range) -> tuple[list[int], int]:
+    """``order`` (row indexes sorted by ``keys``, of equal keys the lower index first) with the
+    rows ``added`` (indexes above all of it) merged in, as a new list; and the first place that
+    changed. Pure, for a thread: each new row finds its place by bisection and the rows between
+    are copied a slice at a time (the thread gives the event loop its turn between them); when
+    the new rows are many beside the old, one sort of the two runs is quicker."""
+    key = keys.__getitem__
+    new = sorted(added, key=key)  # stable: of equal keys the lower index first
+    if not new:
+        return list(order), len(order)
+    first = bisect_right(order, keys[new[0]], key=key)
+    if len(new) * 4 >= len(order):
+        merged = order + new
+        merged.sort(key=key)  # two sorted runs, merged in one pass; stable
+        return merged, first
+    merged = order[:first]
+    taken = first
+    for index in new:
+        place = bisect_right(order, keys[index], taken, key=key)
+        merged += order[taken:place]
+        merged.append(index)
+        taken = place
+    merged += order[taken:]
+    return merged, first
 
 
 class RecordTable(ScrollView, can_focus=True):
@@ -142,7 +171,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._merged = 0  # the rows before this place in _rows are in the order; those after it arrived since
         self._match: list[bool] | None = None  # per row: does it hold the filter text (None: no filter)
         self._matched_for = ""  # the filter text _match was worked out for
-        self._merged_from = 0  # the first place in the order the last merge changed
+        self._merging: asyncio.Task[None] | None = None  # a merge of arrived rows on a thread (_merge_soon)
         self._pending: dict[Callable[[], object], Any] = {}  # what _soon will do, and its timer
         self._base_style: Style | None = None  # the widget's style while lines are rendered
 
@@ -174,7 +203,7 @@ class RecordTable(ScrollView, can_focus=True):
             needle = self._filter.casefold()
             self._match.extend(needle in self._haystack[i] for i in added)
         if self._sort_column is not None:
-            self._soon(0.25, self._merge_arrived)
+            self._soon(0.25, self._merge_soon)
             return
         self._merged = len(self._rows)
         self._order.extend(added)
@@ -187,19 +216,52 @@ class RecordTable(ScrollView, can_focus=True):
             self.cursor = 0
 
     def _merge_arrived(self) -> None:
-        """The rows appended since the last merge, merged into the order and the view, the
-        cursor kept on its row; the screen painted again when they land on it."""
+        """The rows appended since the last merge, merged into the order and the view now."""
         added = range(self._merged, len(self._rows))
         if not added:
             return
-        current = self.current_row.key if self.current_row else None
-        if not self._merge(added):
+        keys = self._keys_for(added)
+        if keys is None:  # not all text: sorted anew
+            current = self.current_row.key if self.current_row else None
             self._resort()
             self._rebuild_view(current, quiet=current is not None)
             return
+        self._take_merged(added, *merged_order(self._order, keys, added))
+
+    def _merge_soon(self) -> None:
+        """Rows arrived a quarter of a second ago: merged with the work of it on a thread, so the
+        screen answers keys meanwhile (one sort of 90,000 rows held it 20-30 ms)."""
+        if not self.is_mounted:
+            self._merge_arrived()
+        elif self._merging is None:
+            self._merging = asyncio.ensure_future(self._merge_on_thread())
+
+    async def _merge_on_thread(self) -> None:
+        try:
+            added = range(self._merged, len(self._rows))
+            keys = self._keys_for(added) if added else None
+            if keys is None:
+                self._merge_arrived()
+                return
+            order = self._order
+            merged, first = await asyncio.to_thread(merged_order, order, keys, added)
+            # merged meanwhile (a reader merged at once) or sorted anew: what this found is stale
+            if self._order is order and self._keys is keys and self._merged == added.start:
+                self._take_merged(added, merged, first)
+        finally:
+            self._merging = None
+            if self._merged < len(self._rows) and self.is_mounted:
+                self._soon(0.25, self._merge_soon)
+
+    def _take_merged(self, added: range, merged: list[int], first: int) -> None:
+        """The order with the rows ``added`` merged in (``first``: the first place that changed),
+        shown: the view follows, the cursor keeps its row (on the first row, the first row), and
+        the screen is painted again when the new rows land on it."""
+        current = self.current_row.key if self.current_row else None
+        self._order = merged
+        self._merged = added.stop
         if self._match is None:
-            self._view = list(self._order)
-            first = self._merged_from
+            self._view = list(merged)
         else:  # the rows shown are a few of many: the matching new ones merged in, not all rows sifted again
             first = self._merge_view([i for i in added if self._match[i]])
         before = self.cursor
@@ -296,9 +358,18 @@ class RecordTable(ScrollView, can_focus=True):
         return key in self._index
 
     def first_rows(self, count: int) -> list[Row]:
-        """The first ``count`` rows in the list's order, whatever the filter hides."""
-        self._merge_arrived()
-        return [self._rows[i].with_search_of(self._haystack[i], self._searched) for i in self._order[:count]]
+        """The first ``count`` rows in the list's order, whatever the filter hides (those that
+        arrived since the last merge taken in their places, not merged there and then)."""
+        pending = range(self._merged, len(self._rows))
+        keys = self._keys_for(pending) if pending else None
+        if pending and keys is None:
+            self._merge_arrived()
+        if pending and keys is not None:  # of equal keys the order's first, as a merge puts them
+            arrived = sorted(pending, key=keys.__getitem__)
+            indexes = list(islice(heapq.merge(self._order, arrived, key=keys.__getitem__), count))
+        else:
+            indexes = self._order[:count]
+        return [self._rows[i].with_search_of(self._haystack[i], self._searched) for i in indexes]
 
     @property
     def rows(self) -> list[Row]:
@@ -310,15 +381,14 @@ class RecordTable(ScrollView, can_focus=True):
 
     @property
     def shown_count(self) -> int:
-        self._merge_arrived()
-        return len(self._view)
-
-    @property
-    def shown_now(self) -> int:
-        """The rows the view holds now, without merging those that arrived since the last merge
-        (at most a quarter of a second's): for a count said while a list loads, which merging
-        there and then would make a second pause of the screen."""
-        return len(self._view)
+        """The rows shown, those that arrived since the last merge counted without merging them
+        there and then (a merge of 90,000 rows for a count said while a list loads was a second
+        pause of the screen)."""
+        pending = range(self._merged, len(self._rows))
+        if self._match is None:
+            return len(self._view) + len(pending)
+        match = self._match
+        return len(self._view) + sum(1 for i in pending if match[i])
 
     @property
     def filter_text(self) -> str:
@@ -376,24 +446,17 @@ class RecordTable(ScrollView, can_focus=True):
                 order.sort(key=keys.__getitem__, reverse=self._reverse)
         self._order = order
 
-    def _merge(self, added: range) -> bool:
-        """Merge the rows ``added`` (the last ones held) into the sorted order (text sort keys,
-        ascending). False when it cannot (the order must be sorted anew)."""
+    def _keys_for(self, added: range) -> list[str] | None:
+        """The text sort keys of the rows up to ``added``'s end, those of rows not keyed yet
+        added; None when the order is not by text ascending or a new row's key is not text."""
         keys = self._keys
-        if keys is None or len(keys) != added.start:
-            return False
-        new = [self._sort_key(i) for i in added]
+        if keys is None or len(keys) < added.start:
+            return None
+        new = [self._sort_key(i) for i in range(len(keys), added.stop)]
         if not all(type(k[1]) is str and not k[0] for k in new):
-            return False
+            return None
         keys.extend(k[1] for k in new)
-        order = self._order
-        self._merged = added.stop
-        self._merged_from = bisect_right(order, min(keys[i] for i in added), key=keys.__getitem__)
-        # Two sorted runs, which the sort merges in one pass; stable, so of equal keys the row
-        # held longer (the lower index) stays first, as a whole sort puts it
-        order.extend(sorted(added, key=keys.__getitem__))
-        order.sort(key=keys.__getitem__)
-        return True
+        return keys
 
     def _refilter(self, keep_key: Any = None) -> None:
         """The filter changed (or the rows did): which rows match, worked out from the rows the
