@@ -327,3 +327,33 @@ async def test_search_text_is_held_once_and_still_found_after_updates_and_remova
         assert [(r.key, r.search) for r in first] == [(2, "tenant-0002 domain2.example"),
                                                        (3, "tenant-0003 domain3.example"),
                                                        (4, "tenant-0004 domain4.example")]
+
+
+class Filtered(App[None]):
+    def compose(self) -> ComposeResult:
+        from w365tui.ui.widgets.filtered_list import FilteredList
+
+        yield FilteredList(RecordTable([Column("name", "Name", 10, flex=1), Column("n", "N", 5)]))
+
+
+async def test_arrows_typed_in_the_filter_box_move_the_list_even_ahead_of_it_closing() -> None:
+    from textual import events
+
+    from w365tui.ui.widgets.filtered_list import FilteredList
+
+    app = Filtered()
+    async with app.run_test() as pilot:
+        table = app.query_one(RecordTable)
+        table.set_rows([Row(i, (f"name {i}", str(i))) for i in range(50)])
+        await pilot.press("slash", "1")  # name 1, 10-19, 21, 31, 41
+        box = app.query_one(FilteredList).box
+        assert box.has_focus and table.shown_count == 14
+        await pilot.press("down")  # while typing: the list's cursor moves, the box keeps the keyboard
+        assert table.cursor == 1 and box.has_focus
+        await pilot.press("up")
+        assert table.cursor == 0
+        for key in ("enter", "down", "down"):  # typed ahead: the box has not closed when the arrows come
+            app.post_message(events.Key(key, None))
+        await until(pilot, lambda: table.has_focus and table.cursor == 2)
+        await pilot.press("down")
+        assert table.cursor == 3 and table.filter_text == "1"

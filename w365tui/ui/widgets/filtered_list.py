@@ -42,7 +42,7 @@ class FilteredList(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self.table
-        yield Input(placeholder="filter: type to narrow, enter keeps it, esc clears")
+        yield Input(placeholder="filter: type to narrow, ↑↓ move, enter keeps it, esc clears")
 
     @property
     def box(self) -> Input:
@@ -74,11 +74,22 @@ class FilteredList(Vertical):
         self.box.remove_class("open")
         self.table.focus()
 
+    #: keys that move the list's cursor from the filter box: typed ahead of the box closing
+    #: (enter, then down, down) they would be lost on the box
+    MOVES: ClassVar[dict[str, tuple[str, int]]] = {
+        "down": ("cursor", 1), "up": ("cursor", -1), "pagedown": ("page", 1), "pageup": ("page", -1)}
+
     def on_key(self, event: Key) -> None:
-        if event.key == "escape" and self.box.has_focus:
+        if not self.box.has_focus:
+            return
+        if event.key == "escape":
             event.stop()
             self.clear_filter()
             self.post_message(self.Changed(self, ""))
+        elif event.key in self.MOVES:
+            event.stop()
+            action, step = self.MOVES[event.key]
+            getattr(self.table, f"action_{action}")(step)
 
     def focus_list(self, *_: Any) -> None:
         self.table.focus()
