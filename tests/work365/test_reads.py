@@ -135,6 +135,9 @@ async def test_a_provider_account_brief_made_from_the_row_is_the_one_made_from_i
             provider_account_brief(schema, broken)
         with pytest.raises(RowError, match=f"{name} holds 'not-a-guid'"):
             model(schema, "provideraccount", broken)
+    odd = dict(raw[2])
+    odd[f"_{schema.table('provideraccount').column('provider')}_value"] = ["not", "a", "string"]
+    assert provider_account_brief(schema, odd) == ProviderAccountBrief.of(model(schema, "provideraccount", odd))
     del bent[schema.table("provideraccount").primary_id]
     with pytest.raises(RowError, match="no valid"):  # as the model's reading says it
         provider_account_brief(schema, bent)

@@ -139,12 +139,13 @@ def provider_account_brief(schema: Work365Schema, row: Mapping[str, Any]) -> Pro
         if kind == TEXT:
             values[field] = raw if isinstance(raw, str) else str(raw)
             continue
-        if field == "provider_id" and raw in _PROVIDER_IDS:  # a few providers for 100,000 rows
+        known = field == "provider_id" and isinstance(raw, str)
+        if known and raw in _PROVIDER_IDS:  # a few providers for 100,000 rows
             values[field] = _PROVIDER_IDS[raw]
             continue
         try:
             values[field] = _decode(kind, raw, option_set, schema)
-            if field == "provider_id" and len(_PROVIDER_IDS) < 100:
+            if known and len(_PROVIDER_IDS) < 100:
                 _PROVIDER_IDS[raw] = values[field]
         except ValueError:
             raise RowError(f"{schema.table(role).logical_name} {values['id']}: {name} holds {raw!r}") from None
