@@ -153,10 +153,7 @@ async def test_pages_arriving_are_merged_into_the_sorted_order_soon_not_per_page
     whole = sorted(range(5000), key=lambda i: (rows[i].cells[0], i))
     app = Two()
     async with app.run_test() as pilot:
-        table = app.query_one("#a", RecordTable)
-        table.set_rows(rows[:500])
-        table.sort_by("name")
-        await pilot.pause()
+        table = await sorted_by_name(app, pilot, rows[:500])
         merges = counting_merges(monkeypatch)
         for start in range(500, 5000, 250):
             table.append_rows(rows[start:start + 250])
@@ -185,6 +182,15 @@ async def test_rows_arriving_under_a_filter_are_counted_before_they_are_merged(
         table.append_rows([Row(5000 + i, (f"name 00{i}x", "")) for i in range(3)])
         assert table.shown_count == 103 and merges == []
         assert len(table.visible_rows()) == 103 and merges == [1903]
+
+
+async def sorted_by_name(app: Two, pilot: object, rows: list[Row]) -> RecordTable:
+    """The app's first table holding ``rows``, sorted by name, painted."""
+    table = app.query_one("#a", RecordTable)
+    table.set_rows(rows)
+    table.sort_by("name")
+    await pilot.pause()  # type: ignore[attr-defined]
+    return table
 
 
 def counting_merges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -224,10 +230,7 @@ async def test_a_merge_on_its_thread_found_stale_is_dropped(
 
     app = Two()
     async with app.run_test() as pilot:
-        table = app.query_one("#a", RecordTable)
-        table.set_rows(rows[:500])
-        table.sort_by("name")
-        await pilot.pause()
+        table = await sorted_by_name(app, pilot, rows[:500])
         monkeypatch.setattr(record_table, "merged_order", slow)
         table.append_rows(rows[500:2000])
         await until(pilot, lambda: table._merging is not None)  # its merge is on the thread

@@ -62,6 +62,14 @@ async def test_the_footer_is_laid_out_again_only_when_its_keys_change(running: R
         await original(self)
 
     monkeypatch.setattr(Footer, "recompose", counted)
+    asked: list[int] = []  # the footer asked to lay itself out again (what bindings_changed sets off)
+    asking = KeysFooter.recompose
+
+    async def asked_for(self: KeysFooter) -> None:
+        await asking(self)
+        asked.append(1)
+
+    monkeypatch.setattr(KeysFooter, "recompose", asked_for)
     app = running.app
     footer = app.query_one(KeysFooter)
 
@@ -70,7 +78,7 @@ async def test_the_footer_is_laid_out_again_only_when_its_keys_change(running: R
 
     assert "slash" in keys() and "m" in keys()
     footer.bindings_changed(app.screen)  # signalled, nothing changed
-    await running.pilot.pause(0.1)
+    await running.until(lambda: bool(asked))
     assert laid_out == []
     await running.press("slash")  # the filter box: the list's keys are not the box's
     await running.until(lambda: "m" not in keys())
